@@ -1,0 +1,13 @@
+"""litestar-kvstores: fast, correct, namespaced key/value stores for Litestar."""
+
+from __future__ import annotations
+
+from .base import TTL, KVStore
+from .errors import StoreError, StoreUnavailableError
+
+__all__ = (
+    "TTL",
+    "KVStore",
+    "StoreError",
+    "StoreUnavailableError",
+)

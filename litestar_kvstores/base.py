@@ -1,0 +1,156 @@
+"""The store interface every backend of this package implements.
+
+:class:`KVStore` is a :class:`litestar.stores.base.NamespacedStore`, so any of our stores can be handed to every
+Litestar feature that takes a store. It adds the extension methods of the contract (bulk operations, atomic
+counters, key listing, health checks) with generic implementations that backends override where they can do
+better in one round trip.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import AsyncIterator, Iterable, Mapping
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from litestar.stores.base import NamespacedStore
+
+from .validation import check_key
+
+if TYPE_CHECKING:
+    from types import TracebackType
+    from typing import Self
+
+__all__ = ("TTL", "KVStore")
+
+TTL = int | float | timedelta
+"""A time-to-live: seconds as ``int``/``float`` or a ``timedelta``; always positive."""
+
+
+class KVStore(NamespacedStore):
+    """Asynchronous, namespaced, bytes-based key/value store with the litestar-kvstores contract.
+
+    Values are ``bytes`` (``str`` is accepted and UTF-8 encoded). Keys are non-empty ``str``. Every operation is
+    atomic with respect to other callers; see ``DESIGN.md`` for the full contract.
+    """
+
+    __slots__ = ()
+
+    @abstractmethod
+    async def set(self, key: str, value: str | bytes, expires_in: TTL | None = None) -> None:
+        """Store ``value`` under ``key``, replacing any previous value.
+
+        Args:
+            key: A non-empty ``str``.
+            value: ``bytes``, or ``str`` which is stored UTF-8 encoded.
+            expires_in: ``None`` to never expire, or a positive number of seconds / ``timedelta``.
+
+        Raises:
+            TypeError: ``key``, ``value`` or ``expires_in`` has a wrong type.
+            ValueError: ``key`` is empty or ``expires_in`` is not positive.
+            StoreError: the write failed; the previous value is left intact.
+        """
+
+    @abstractmethod
+    async def get(self, key: str, renew_for: TTL | None = None) -> bytes | None:
+        """Return the value stored under ``key``, or ``None`` if it is missing or expired.
+
+        Args:
+            key: A non-empty ``str``.
+            renew_for: If given and the entry has an expiry, atomically set its expiry to ``renew_for`` from now.
+                An entry without expiry keeps having none.
+        """
+
+    @abstractmethod
+    async def delete(self, key: str) -> None:
+        """Delete ``key``; a missing key is a no-op."""
+
+    @abstractmethod
+    async def delete_all(self) -> None:
+        """Delete every entry of this namespace and of its child namespaces, and nothing else."""
+
+    @abstractmethod
+    async def exists(self, key: str) -> bool:
+        """Return ``True`` if ``key`` is stored and not expired."""
+
+    @abstractmethod
+    async def expires_in(self, key: str) -> int | None:
+        """Return the whole seconds (rounded up) until ``key`` expires.
+
+        Returns:
+            ``None`` when the key is missing, expired or has no expiry; otherwise a positive ``int``.
+        """
+
+    @abstractmethod
+    def with_namespace(self, namespace: str) -> Self:
+        """Return a store for the child namespace ``namespace``, sharing this store's connection.
+
+        Raises:
+            ValueError: ``namespace`` is empty or contains characters other than letters, digits, ``_-.``.
+        """
+
+    @abstractmethod
+    async def delete_expired(self) -> int:
+        """Remove expired entries of this namespace and its children now.
+
+        Returns:
+            How many entries were removed (``0`` where the backend expires entries natively and none was due).
+        """
+
+    @abstractmethod
+    async def incr(self, key: str, amount: int = 1, expires_in: TTL | None = None) -> int:
+        """Atomically add ``amount`` to the integer counter ``key`` and return the new value.
+
+        A missing or expired counter starts at ``0``; ``expires_in`` is applied only when the counter is created,
+        so a window starts at its first count.
+
+        Raises:
+            ValueError: the stored value is not an integer.
+        """
+
+    @abstractmethod
+    def keys(self) -> AsyncIterator[str]:
+        """Iterate over the keys of this namespace (not of its children) that are not expired."""
+
+    async def count(self) -> int:
+        """Return how many keys :meth:`keys` would yield."""
+        n = 0
+        async for _ in self.keys():
+            n += 1
+        return n
+
+    async def get_many(self, keys: Iterable[str]) -> dict[str, bytes | None]:
+        """Return a mapping of each key to its value, ``None`` for missing or expired keys."""
+        return {key: await self.get(key) for key in keys}
+
+    async def set_many(self, mapping: Mapping[str, str | bytes], expires_in: TTL | None = None) -> None:
+        """Store every ``key -> value`` of ``mapping`` with the same expiry."""
+        for key, value in mapping.items():
+            await self.set(key, value, expires_in)
+
+    async def delete_many(self, keys: Iterable[str]) -> None:
+        """Delete every key of ``keys``; missing keys are ignored."""
+        for key in keys:
+            await self.delete(check_key(key))
+
+    async def ping(self) -> bool:
+        """Return ``True`` if the backend is reachable.
+
+        Raises:
+            StoreUnavailableError: the backend cannot be reached.
+        """
+        return True
+
+    async def aclose(self) -> None:
+        """Release resources this store owns (a client made by ``with_client``); children never close shared ones."""
+
+    async def __aenter__(self) -> Self:  # type: ignore[override]  # returning the store is more useful than None
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_val: BaseException | None,
+        exc_tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,112 @@
+"""Argument validation shared by every store: one place that states what the contract accepts.
+
+Each helper either returns the normalised value or raises ``TypeError`` (wrong type) or ``ValueError``
+(right type, invalid value). Backends call these before touching their storage, so bad input never reaches it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import timedelta
+from typing import Any, NoReturn
+
+__all__ = (
+    "NAMESPACE_PATTERN",
+    "check_key",
+    "check_namespace",
+    "encode_value",
+    "remaining_whole_seconds",
+    "ttl_seconds",
+)
+
+NAMESPACE_PATTERN = re.compile(r"[A-Za-z0-9_.\-]+")
+"""What a namespace name may contain: letters, digits, ``_``, ``-`` and ``.`` (but not only dots)."""
+
+
+def _raise_bad_key(key: object) -> NoReturn:
+    if isinstance(key, str):
+        raise ValueError("Store keys must be non-empty strings")
+    raise TypeError(f"Store keys must be str, not {type(key).__name__}")
+
+
+def check_key(key: object) -> str:
+    """Return ``key`` if it is a non-empty ``str``.
+
+    Raises:
+        TypeError: ``key`` is not a ``str``.
+        ValueError: ``key`` is empty.
+    """
+    if type(key) is str and key:
+        return key
+    if isinstance(key, str) and key:
+        return str(key)
+    _raise_bad_key(key)
+
+
+def encode_value(value: object) -> bytes:
+    """Return ``value`` as ``bytes``: ``bytes`` as is, ``str`` UTF-8 encoded.
+
+    ``bytearray`` and ``memoryview`` are copied to ``bytes``.
+
+    Raises:
+        TypeError: ``value`` is of any other type.
+    """
+    if type(value) is bytes:
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    raise TypeError(f"Store values must be bytes or str, not {type(value).__name__}")
+
+
+def ttl_seconds(expires_in: Any, name: str = "expires_in") -> float | None:
+    """Normalise a time-to-live to seconds.
+
+    Args:
+        expires_in: ``None``, or a positive ``int``, ``float`` or ``timedelta``.
+        name: The argument's name, used in error messages.
+
+    Returns:
+        ``None`` for ``None``, else the number of seconds as a ``float`` (sub-second parts kept).
+
+    Raises:
+        TypeError: not ``None``, a number or a ``timedelta`` (``bool`` is rejected too).
+        ValueError: zero, negative, NaN or infinite.
+    """
+    if expires_in is None:
+        return None
+    if isinstance(expires_in, timedelta):
+        seconds = expires_in.total_seconds()
+    elif isinstance(expires_in, int | float) and not isinstance(expires_in, bool):
+        seconds = float(expires_in)
+    else:
+        raise TypeError(f"{name} must be None, int, float or timedelta, not {type(expires_in).__name__}")
+    if not seconds > 0 or math.isinf(seconds):
+        raise ValueError(f"{name} must be a positive, finite duration, got {expires_in!r}")
+    return seconds
+
+
+def remaining_whole_seconds(remaining: float) -> int | None:
+    """Return ``remaining`` seconds rounded up to a whole number, or ``None`` if nothing remains (expired)."""
+    if remaining <= 0:
+        return None
+    return math.ceil(remaining)
+
+
+def check_namespace(name: object) -> str:
+    """Return ``name`` if it is a valid namespace name.
+
+    Valid names are non-empty and contain only letters, digits, ``_``, ``-`` and ``.``; ``.`` and ``..`` are
+    rejected because they name directories on a file system.
+
+    Raises:
+        TypeError: ``name`` is not a ``str``.
+        ValueError: ``name`` is empty or contains any other character.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"Namespace names must be str, not {type(name).__name__}")
+    if not NAMESPACE_PATTERN.fullmatch(name) or name in {".", ".."}:
+        raise ValueError(f"Invalid namespace name {name!r}: use a non-empty name of letters, digits, '_', '-' and '.'")
+    return name

@@ -1,0 +1,18 @@
+"""The backends the contract suite runs against.
+
+Each entry names a backend; ``tests/conftest.py`` resolves it to two fixtures that the backend's fixture module
+(``tests/fixtures_<backend>.py``, listed in ``pytest_plugins``) defines:
+
+- ``<name>_store``: an async fixture yielding a fresh, empty, entered store in a namespace unique to the test;
+- ``<name>_traits``: a :class:`litestar_kvstores.testing.ContractTraits` describing the backend, including an
+  ``opener`` that opens the same namespace from another process when the backend is shared across processes.
+
+Adding a backend to the whole contract suite is one line here plus its fixture module.
+"""
+
+from __future__ import annotations
+
+BACKENDS: list[str] = [
+    "memory",
+    "file",
+]
