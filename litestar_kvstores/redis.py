@@ -1,0 +1,108 @@
+"""A store on Redis: single server, Sentinel-managed primary or cluster (``pip install litestar-kvstores[redis]``).
+
+See ``docs/redis.md`` for the key layout, cluster and Sentinel use, and the differences from Litestar's store.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from litestar.types import Empty, EmptyType
+from redis import exceptions
+from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+
+from ._redis_common import ClientBridge, RedisLikeStore
+
+if TYPE_CHECKING:
+    from typing import Self
+
+__all__ = ("RedisStore",)
+
+
+def _default_retry() -> Retry:
+    """One quick retry of a failed connection, so an unreachable server is reported within seconds."""
+    return Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=1)
+
+
+_REDIS = ClientBridge(
+    product="Redis",
+    client_class=Redis,
+    cluster_class=RedisCluster,
+    pool_class=BlockingConnectionPool,
+    errors=(exceptions.RedisError, exceptions.RedisClusterException),
+    unavailable_errors=(
+        exceptions.ConnectionError,
+        exceptions.TimeoutError,
+        exceptions.ClusterDownError,
+        exceptions.RedisClusterException,
+    ),
+    response_error=exceptions.ResponseError,
+    no_script_error=exceptions.NoScriptError,
+    default_retry=_default_retry,
+)
+
+
+class RedisStore(RedisLikeStore):
+    """Redis based, thread- and process-safe, namespaced asynchronous key/value store.
+
+    A drop-in for :class:`litestar.stores.redis.RedisStore` (same constructor and :meth:`with_client`) with the
+    litestar-kvstores contract: exact ``delete_all``, atomic renewal with millisecond precision, atomic ``incr``,
+    and errors as :class:`~litestar_kvstores.StoreError`. Works with ``redis.asyncio.Redis`` (also one from
+    ``redis.asyncio.Sentinel.master_for``) and ``redis.asyncio.RedisCluster``.
+    """
+
+    __slots__ = ()
+
+    _bridge = _REDIS
+
+    def __init__(
+        self,
+        redis: Redis | RedisCluster,
+        namespace: str | EmptyType | None = Empty,
+        handle_client_shutdown: bool = False,
+    ) -> None:
+        """Create a store on ``redis``.
+
+        Args:
+            redis: A ``redis.asyncio.Redis`` or ``RedisCluster`` created with ``decode_responses=False``.
+            namespace: ``LITESTAR`` when not given; ``None`` stores keys verbatim (then :meth:`delete_all` raises);
+                else namespace names (letters, digits, ``_-.``) joined by ``/``.
+            handle_client_shutdown: Close ``redis`` in :meth:`aclose` / ``__aexit__``.
+
+        Raises:
+            TypeError: ``redis`` is not a Redis client.
+            ValueError: a namespace name is invalid.
+        """
+        super().__init__(redis, namespace, handle_client_shutdown)
+
+    @classmethod
+    def with_client(
+        cls,
+        url: str = "redis://localhost:6379",
+        *,
+        db: int | None = None,
+        port: int | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        namespace: str | EmptyType | None = Empty,
+        **client_options: Any,
+    ) -> Self:
+        """Return a store owning a new client for ``url`` (closed by :meth:`aclose` / ``__aexit__``).
+
+        The client uses a blocking pool of 100 connections (more concurrent commands wait for a free one), a 2 s
+        connect timeout, a 5 s read timeout and one retry; ``client_options`` (any option of
+        ``redis.asyncio.BlockingConnectionPool`` or its connections) override these.
+
+        Args:
+            url: ``redis://``, ``rediss://`` or ``unix://`` URL.
+            db: Database number, overriding the URL's.
+            port: Port, overriding the URL's.
+            username: User name, overriding the URL's.
+            password: Password, overriding the URL's.
+            namespace: As for the constructor.
+            client_options: More options for the pool and its connections.
+        """
+        explicit = {"db": db, "port": port, "username": username, "password": password}
+        return cls._from_url(url, namespace=namespace, explicit=explicit, client_options=client_options)

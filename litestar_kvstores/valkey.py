@@ -1,0 +1,90 @@
+"""A store on Valkey: single server, Sentinel-managed primary or cluster (``pip install litestar-kvstores[valkey]``).
+
+The same implementation as :mod:`litestar_kvstores.redis` over the ``valkey`` client library; see ``docs/redis.md``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from litestar.types import Empty, EmptyType
+from valkey import exceptions
+from valkey.asyncio import BlockingConnectionPool, Valkey, ValkeyCluster
+from valkey.asyncio.retry import Retry
+from valkey.backoff import ExponentialBackoff
+
+from ._redis_common import ClientBridge, RedisLikeStore
+
+if TYPE_CHECKING:
+    from typing import Self
+
+__all__ = ("ValkeyStore",)
+
+
+def _default_retry() -> Retry:
+    """One quick retry of a failed connection, so an unreachable server is reported within seconds."""
+    return Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=1)
+
+
+_VALKEY = ClientBridge(
+    product="Valkey",
+    client_class=Valkey,
+    cluster_class=ValkeyCluster,
+    pool_class=BlockingConnectionPool,
+    errors=(exceptions.ValkeyError, exceptions.ValkeyClusterException),
+    unavailable_errors=(
+        exceptions.ConnectionError,
+        exceptions.TimeoutError,
+        exceptions.ClusterDownError,
+        exceptions.ValkeyClusterException,
+    ),
+    response_error=exceptions.ResponseError,
+    no_script_error=exceptions.NoScriptError,
+    default_retry=_default_retry,
+)
+
+
+class ValkeyStore(RedisLikeStore):
+    """Valkey based, thread- and process-safe, namespaced asynchronous key/value store.
+
+    A drop-in for :class:`litestar.stores.valkey.ValkeyStore` (same constructor and :meth:`with_client`),
+    behaving exactly like :class:`~litestar_kvstores.redis.RedisStore`. Works with ``valkey.asyncio.Valkey``
+    (also one from ``valkey.asyncio.Sentinel.master_for``) and ``valkey.asyncio.ValkeyCluster``.
+    """
+
+    __slots__ = ()
+
+    _bridge = _VALKEY
+
+    def __init__(
+        self,
+        valkey: Valkey | ValkeyCluster,
+        namespace: str | EmptyType | None = Empty,
+        handle_client_shutdown: bool = False,
+    ) -> None:
+        """Create a store on ``valkey``; the arguments are those of :class:`~litestar_kvstores.redis.RedisStore`.
+
+        Raises:
+            TypeError: ``valkey`` is not a Valkey client.
+            ValueError: a namespace name is invalid.
+        """
+        super().__init__(valkey, namespace, handle_client_shutdown)
+
+    @classmethod
+    def with_client(
+        cls,
+        url: str = "valkey://localhost:6379",
+        *,
+        db: int | None = None,
+        port: int | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        namespace: str | EmptyType | None = Empty,
+        **client_options: Any,
+    ) -> Self:
+        """Return a store owning a new client for ``url`` (``valkey://``, ``valkeys://``, ``redis://``, ...).
+
+        Same defaults and arguments as :meth:`litestar_kvstores.redis.RedisStore.with_client`.
+        """
+        explicit = {"db": db, "port": port, "username": username, "password": password}
+        return cls._from_url(url, namespace=namespace, explicit=explicit, client_options=client_options)
