@@ -15,4 +15,8 @@ from __future__ import annotations
 BACKENDS: list[str] = [
     "memory",
     "file",
+    "redis",
+    "valkey",
+    "redis_cluster",
+    "valkey_cluster",
 ]
