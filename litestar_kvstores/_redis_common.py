@@ -35,7 +35,7 @@ __all__ = ("DEFAULT_NAMESPACE", "SCAN_COUNT", "ClientBridge", "RedisLikeStore")
 DEFAULT_NAMESPACE = "LITESTAR"
 """The root namespace when none is given, as in Litestar."""
 
-SCAN_COUNT = 1000
+SCAN_COUNT = 5000
 """The ``COUNT`` hint of every ``SCAN`` call: each call blocks the server for a short, bounded time."""
 
 _GLOB_SPECIAL = str.maketrans({c: "\\" + c for c in "\\*?[]"})
@@ -463,7 +463,7 @@ class RedisLikeStore(KVStore):
     async def delete_all(self) -> None:
         """Delete every key of this namespace and of its child namespaces, and nothing else.
 
-        Runs as client-driven ``SCAN MATCH <path>[:/]* COUNT 1000`` batches, each deleted with ``UNLINK``, on every
+        Runs as client-driven ``SCAN MATCH <path>[:/]* COUNT 5000`` batches, each deleted with ``UNLINK``, on every
         primary of a cluster: the server is never blocked for the whole run. Keys written while it runs may
         survive.
 

@@ -22,8 +22,9 @@ __all__ = ("ValkeyStore",)
 
 
 def _default_retry() -> Retry:
-    """One quick retry of a failed connection, so an unreachable server is reported within seconds."""
-    return Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=1)
+    """One quick retry of a broken connection (e.g. to a restarted server); a timeout is not retried, so a silent
+    server is reported after one timeout."""
+    return Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=1, supported_errors=(exceptions.ConnectionError,))
 
 
 _VALKEY = ClientBridge(
