@@ -14,5 +14,4 @@ from __future__ import annotations
 
 BACKENDS: list[str] = [
     "memory",
-    "file",
 ]
