@@ -14,7 +14,6 @@ from __future__ import annotations
 
 BACKENDS: list[str] = [
     "memory",
-    "file",
     "redis",
     "valkey",
     "redis_cluster",
