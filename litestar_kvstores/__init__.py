@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .base import TTL, KVStore
 from .errors import StoreError, StoreUnavailableError
 from .memory import MemoryStore
+
+if TYPE_CHECKING:
+    from .redis import RedisStore as RedisStore
+    from .valkey import ValkeyStore as ValkeyStore
 
 __all__ = (
     "TTL",
@@ -13,3 +20,12 @@ __all__ = (
     "StoreError",
     "StoreUnavailableError",
 )
+
+# Stores whose client library is an optional extra: imported on first access, so the package imports without it.
+_LAZY_STORES = {"RedisStore": ".redis", "ValkeyStore": ".valkey"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_STORES:
+        return getattr(importlib.import_module(_LAZY_STORES[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import redis.asyncio
@@ -301,3 +304,12 @@ async def test_delete_expired_returns_zero(any_store: RedisLikeStore) -> None:
     await any_store.set("k", b"v", expires_in=60)
     assert await any_store.delete_expired() == 0
     assert await any_store.exists("k")
+
+
+def test_the_package_imports_without_loading_the_client_libraries() -> None:
+    code = (
+        "import sys, litestar_kvstores as k\n"
+        "assert not {'redis', 'valkey'} & set(sys.modules), 'imported eagerly'\n"
+        "assert k.RedisStore.__name__ == 'RedisStore' and k.ValkeyStore.__name__ == 'ValkeyStore'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parent.parent)

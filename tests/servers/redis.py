@@ -18,7 +18,7 @@ import redis
 
 from .process import ServerProcess, free_port, wait_until
 
-__all__ = ("ClusterServers", "Kind", "RedisServer", "server_binary", "start_cluster", "start_server")
+__all__ = ("ClusterServers", "Kind", "RedisServer", "server_binary", "start_cluster", "start_sentinel", "start_server")
 
 Kind = Literal["redis", "valkey"]
 
@@ -184,3 +184,32 @@ def start_cluster(kind: Kind, size: int = 3) -> ClusterServers:
         cluster.stop()
         raise
     return cluster
+
+
+def start_sentinel(primary: RedisServer, service: str = "primary") -> RedisServer:
+    """Start a Sentinel of ``primary``'s kind monitoring ``primary`` as ``service`` (quorum 1).
+
+    Raises:
+        RuntimeError: the Sentinel did not start or does not know the primary within ``START_TIMEOUT`` seconds.
+    """
+    port = free_port()
+    workdir = Path(tempfile.mkdtemp(prefix=f"kvstores-{primary.kind}-sentinel-"))
+    config = workdir / "sentinel.conf"  # a Sentinel rewrites its configuration file, so it needs one of its own
+    config.write_text(
+        f"port {port}\nbind 127.0.0.1\ndir {workdir}\nsentinel monitor {service} 127.0.0.1 {primary.port} 1\n"
+    )
+    argv = [server_binary(primary.kind), str(config), "--sentinel"]
+    sentinel = RedisServer(primary.kind, port, ServerProcess(argv, workdir / "sentinel.log", cwd=workdir), workdir)
+
+    def knows_primary() -> bool:
+        sentinel.process.ensure_running()
+        with sentinel.client() as client:
+            address = client.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", service)
+            return bool(address) and int(address[1]) == primary.port
+
+    try:
+        wait_until(knows_primary, START_TIMEOUT, f"{primary.kind} sentinel on port {port}")
+    except BaseException:
+        sentinel.stop()
+        raise
+    return sentinel
