@@ -232,17 +232,6 @@ class _Connection:
                 if not cursor:
                     break
 
-    async def unlink(self, keys: list[bytes]) -> None:
-        """Unlink ``keys`` (all read from one server) in one round trip."""
-        if not self.is_cluster:
-            await self.client.unlink(*keys)
-            return
-        # A cluster rejects multi-key commands across hash slots; a pipeline sends one UNLINK per key at once.
-        pipe = self.client.pipeline()
-        for key in keys:
-            pipe.execute_command("UNLINK", key)
-        await pipe.execute()
-
     async def aclose(self) -> None:
         """Close the client and its connections; later operations raise :class:`StoreError`."""
         if self.closed:
@@ -539,7 +528,7 @@ class RedisLikeStore(KVStore):
             if not conn.ready:
                 await conn.prepare()
             async for batch in conn.scan(pattern):
-                await conn.unlink(batch)
+                await conn.client.unlink(*batch)  # a cluster client pipelines this by hash slot
         except conn.bridge.errors as exc:
             raise conn.translate(exc) from exc
 
