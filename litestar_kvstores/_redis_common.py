@@ -311,7 +311,7 @@ class RedisLikeStore(KVStore):
         explicit: Mapping[str, object],
         client_options: Mapping[str, Any],
     ) -> Self:
-        """Return a store owning a new client on a blocking connection pool for ``url``.
+        """Return a store owning a new client on a waiting connection pool for ``url``.
 
         Connections time out after a few seconds and retry once, so an unreachable server raises
         :class:`StoreUnavailableError` quickly. ``explicit`` (``db``, ``port``, ... that are not ``None``) win over
@@ -331,6 +331,29 @@ class RedisLikeStore(KVStore):
         # The URL's own parts win inside from_url; explicit arguments are meant to override them.
         pool.connection_kwargs.update({name: value for name, value in explicit.items() if value is not None})
         return cls(bridge.client_class(connection_pool=pool), namespace=namespace, handle_client_shutdown=True)
+
+    @classmethod
+    def with_cluster(cls, url: str, *, namespace: str | EmptyType | None = Empty, **client_options: Any) -> Self:
+        """Return a store owning a new cluster client that discovers the cluster from the node at ``url``.
+
+        Defaults, each overridable through ``client_options`` (options of the library's cluster client): up to
+        1000 connections per node (a cluster client fails rather than waits when they are all in use), a 2 s
+        connect timeout and a 5 s read timeout.
+
+        Args:
+            url: The URL of any node, e.g. ``redis://node1:6379``.
+            namespace: As for the constructor.
+            client_options: More options for the cluster client.
+        """
+        options: dict[str, Any] = {
+            "max_connections": 1000,
+            "socket_connect_timeout": 2.0,
+            "socket_timeout": 5.0,
+            **client_options,
+            "decode_responses": False,
+        }
+        client = cls._bridge.cluster_class.from_url(url, **options)
+        return cls(client, namespace=namespace, handle_client_shutdown=True)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(namespace={self.namespace!r}, address={self._conn.address!r})"

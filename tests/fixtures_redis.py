@@ -11,11 +11,8 @@ import functools
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 
 import pytest
-from redis.asyncio import RedisCluster
-from valkey.asyncio import ValkeyCluster
 
 from litestar_kvstores._redis_common import RedisLikeStore
 from litestar_kvstores.redis import RedisStore
@@ -25,10 +22,6 @@ from litestar_kvstores.valkey import ValkeyStore
 from .servers.redis import Kind, start_cluster, start_server
 
 STORE_CLASSES: dict[Kind, type[RedisLikeStore]] = {"redis": RedisStore, "valkey": ValkeyStore}
-CLUSTER_CLASSES: dict[Kind, Any] = {"redis": RedisCluster, "valkey": ValkeyCluster}
-
-CLUSTER_MAX_CONNECTIONS = 1000
-"""Per node: the cluster client has no blocking pool, and the tests run 200 concurrent commands."""
 
 
 def open_store(kind: Kind, url: str, cluster: bool, namespace: str | None) -> RedisLikeStore:
@@ -37,12 +30,9 @@ def open_store(kind: Kind, url: str, cluster: bool, namespace: str | None) -> Re
     Module level, so that ``functools.partial`` of it is picklable (the contract's cross-process opener).
     """
     store_class = STORE_CLASSES[kind]
-    if not cluster:
-        return store_class.with_client(url, namespace=namespace)
-    client = CLUSTER_CLASSES[kind].from_url(
-        url, max_connections=CLUSTER_MAX_CONNECTIONS, socket_connect_timeout=2, socket_timeout=5
-    )
-    return store_class(client, namespace=namespace, handle_client_shutdown=True)
+    if cluster:
+        return store_class.with_cluster(url, namespace=namespace)
+    return store_class.with_client(url, namespace=namespace)
 
 
 def unique_namespace() -> str:
