@@ -319,3 +319,15 @@ def test_the_package_imports_without_loading_the_client_libraries() -> None:
         "assert k.RedisStore.__name__ == 'RedisStore' and k.ValkeyStore.__name__ == 'ValkeyStore'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parent.parent)
+
+
+async def test_without_namespace_keys_are_stored_verbatim(kind: Kind, url: str, raw: redis.asyncio.Redis) -> None:
+    name = f"verbatim-{unique_namespace()}:x*"
+    async with STORE_CLASSES[kind].with_client(url, namespace=None) as store:
+        await store.set(name, b"v")
+        assert await raw.get(name) == b"v"
+        assert name in {key async for key in store.keys()}  # noqa: SIM118  # a store is not a mapping
+        child = store.with_namespace("child")
+        assert child.namespace == "child"
+        await store.delete(name)
+        assert await raw.exists(name) == 0
