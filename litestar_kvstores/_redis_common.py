@@ -14,16 +14,14 @@ namespaces never collide, whatever the keys contain. With ``namespace=None`` key
 from __future__ import annotations
 
 import asyncio
-import hashlib
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from importlib import resources
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from litestar.exceptions import ImproperlyConfiguredException
 from litestar.types import Empty, EmptyType
 
+from ._redis_scripts import GET_AND_RENEW, INCR_WITH_EXPIRY, Script
 from .base import TTL, KVStore
 from .errors import StoreError, StoreUnavailableError
 from .validation import check_key, check_namespace, encode_value, remaining_whole_seconds, ttl_seconds
@@ -31,7 +29,7 @@ from .validation import check_key, check_namespace, encode_value, remaining_whol
 if TYPE_CHECKING:
     from typing import Self
 
-__all__ = ("DEFAULT_NAMESPACE", "SCAN_COUNT", "ClientBridge", "RedisLikeStore", "WaitingPoolMixin")
+__all__ = ("DEFAULT_NAMESPACE", "SCAN_COUNT", "ClientBridge", "RedisLikeStore")
 
 DEFAULT_NAMESPACE = "LITESTAR"
 """The root namespace when none is given, as in Litestar."""
@@ -50,7 +48,7 @@ class ClientBridge:
         product: The server's name for messages (``"Redis"``, ``"Valkey"``).
         client_class: The asyncio client (``redis.asyncio.Redis``).
         cluster_class: The asyncio cluster client (``redis.asyncio.RedisCluster``).
-        pool_class: The connection pool :meth:`RedisLikeStore.with_client` uses (with :class:`WaitingPoolMixin`), so
+        pool_class: The connection pool :meth:`RedisLikeStore.with_client` uses (a ``WaitingPoolMixin`` pool), so
             that more concurrent commands than connections wait for a free connection instead of failing.
         errors: Every exception the library raises for a failed command.
         unavailable_errors: The subset meaning "the server cannot be reached" (connection, timeout, cluster down).
@@ -68,79 +66,6 @@ class ClientBridge:
     response_error: type[Exception]
     no_script_error: type[Exception]
     default_retry: Callable[[], object]
-
-
-class WaitingPoolMixin:
-    """Makes a library's ``ConnectionPool`` wait for a free connection when all ``max_connections`` are in use.
-
-    The library's own ``BlockingConnectionPool`` takes a condition lock and arms a timer on every command, which
-    costs about a sixth of a GET's client time; this pool costs nothing until the pool is exhausted. Mixed in
-    before the library's ``ConnectionPool``, whose exhaustion error is ``exhausted_error``.
-
-    Waiting longer than ``timeout`` seconds raises the library's ``connection_error``.
-    """
-
-    exhausted_error: ClassVar[type[Exception]]
-    connection_error: ClassVar[type[Exception]]
-
-    def __init__(self, *args: Any, timeout: float = 5.0, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.timeout = timeout
-        self._waiters: deque[asyncio.Future[None]] = deque()
-
-    async def get_connection(self, *args: Any, **kwargs: Any) -> Any:
-        """Return a connection, waiting up to ``timeout`` seconds for one when all are in use."""
-        try:
-            return await super().get_connection(*args, **kwargs)  # type: ignore[misc]
-        except self.exhausted_error:
-            if not self._exhausted():
-                raise  # the same class means a failed connection in some libraries
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.timeout
-        while True:
-            waiter = loop.create_future()
-            self._waiters.append(waiter)
-            try:
-                async with asyncio.timeout_at(deadline):
-                    await waiter
-            except TimeoutError:
-                raise self.connection_error(f"No free connection within {self.timeout} s") from None
-            finally:
-                if not waiter.done():
-                    waiter.cancel()
-            try:
-                return await super().get_connection(*args, **kwargs)  # type: ignore[misc]
-            except self.exhausted_error:
-                if not self._exhausted():
-                    raise
-
-    def _exhausted(self) -> bool:
-        in_use: set[object] = self._in_use_connections  # type: ignore[attr-defined]
-        limit: int = self.max_connections  # type: ignore[attr-defined]
-        return len(in_use) >= limit
-
-    async def release(self, connection: Any) -> None:
-        """Return ``connection`` to the pool and wake one task waiting for a connection."""
-        await super().release(connection)  # type: ignore[misc]
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                break
-
-
-class _Script:
-    """A Lua script shipped as a package file, run with ``EVALSHA`` (loaded on first use or after a restart)."""
-
-    __slots__ = ("sha", "source")
-
-    def __init__(self, filename: str) -> None:
-        self.source = resources.files(__package__).joinpath("lua", filename).read_bytes()
-        self.sha = hashlib.sha1(self.source).hexdigest()
-
-
-_GET_AND_RENEW = _Script("get_and_renew.lua")
-_INCR_WITH_EXPIRY = _Script("incr_with_expiry.lua")
 
 
 def _ttl_milliseconds(ttl: object, name: str = "expires_in") -> int | None:
@@ -200,7 +125,7 @@ class _Connection:
             return StoreUnavailableError(f"{product} at {self.address} is unavailable: {type(exc).__name__}: {exc}")
         return StoreError(f"{product} at {self.address} failed: {type(exc).__name__}: {exc}")
 
-    async def run_script(self, script: _Script, key: str, *args: int) -> Any:
+    async def run_script(self, script: Script, key: str, *args: int) -> Any:
         """Run ``script`` on ``key`` with ``args`` in one round trip (two more if the server lacks the script)."""
         try:
             return await self.client.evalsha(script.sha, 1, key, *args)
@@ -411,7 +336,7 @@ class RedisLikeStore(KVStore):
             if renew_ms is None:
                 value = await conn.client.get(name)
             else:
-                value = await conn.run_script(_GET_AND_RENEW, name, renew_ms)
+                value = await conn.run_script(GET_AND_RENEW, name, renew_ms)
         except conn.bridge.errors as exc:
             raise conn.translate(exc) from exc
         return value
@@ -472,7 +397,7 @@ class RedisLikeStore(KVStore):
             if milliseconds is None:
                 value = await conn.client.incrby(name, amount)
             else:
-                value = await conn.run_script(_INCR_WITH_EXPIRY, name, amount, milliseconds)
+                value = await conn.run_script(INCR_WITH_EXPIRY, name, amount, milliseconds)
         except conn.bridge.response_error as exc:
             if "integer" in str(exc) or "overflow" in str(exc):
                 raise ValueError(f"The value of {key!r} is not an integer counter, or {amount} overflows it") from exc

@@ -13,7 +13,8 @@ from redis.asyncio import ConnectionPool, Redis, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
-from ._redis_common import ClientBridge, RedisLikeStore, WaitingPoolMixin
+from ._redis_common import ClientBridge, RedisLikeStore
+from ._redis_pool import WaitingPoolMixin
 
 if TYPE_CHECKING:
     from typing import Self

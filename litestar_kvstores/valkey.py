@@ -13,7 +13,8 @@ from valkey.asyncio import ConnectionPool, Valkey, ValkeyCluster
 from valkey.asyncio.retry import Retry
 from valkey.backoff import ExponentialBackoff
 
-from ._redis_common import ClientBridge, RedisLikeStore, WaitingPoolMixin
+from ._redis_common import ClientBridge, RedisLikeStore
+from ._redis_pool import WaitingPoolMixin
 
 if TYPE_CHECKING:
     from typing import Self

@@ -1,0 +1,25 @@
+"""The server-side Lua scripts of the Redis/Valkey stores, shipped as package files in ``lua/``.
+
+Each script declares the one key it touches (``KEYS[1]``), so it runs on a cluster too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from importlib import resources
+
+__all__ = ("GET_AND_RENEW", "INCR_WITH_EXPIRY", "Script")
+
+
+class Script:
+    """A Lua script shipped as a package file, run with ``EVALSHA`` (loaded on first use or after a restart)."""
+
+    __slots__ = ("sha", "source")
+
+    def __init__(self, filename: str) -> None:
+        self.source = resources.files(__package__).joinpath("lua", filename).read_bytes()
+        self.sha = hashlib.sha1(self.source).hexdigest()
+
+
+GET_AND_RENEW = Script("get_and_renew.lua")
+INCR_WITH_EXPIRY = Script("incr_with_expiry.lua")
