@@ -176,3 +176,7 @@ async def test_delete_all_among_a_million_keys_never_blocks_a_ping(
     assert await store.with_namespace("child").count() == 0
     with crowded_server.client() as client:
         assert client.dbsize() == FOREIGN_KEYS
+        commands = client.info("commandstats")
+    # Client-driven batches: many SCAN calls, no KEYS and no script looping on the server.
+    assert commands["cmdstat_scan"]["calls"] >= FOREIGN_KEYS // 10_000
+    assert not {"cmdstat_keys", "cmdstat_eval", "cmdstat_evalsha"} & set(commands)
