@@ -37,10 +37,12 @@ __all__ = (
     "is_entry_name",
     "pack_entry",
     "parse_header",
+    "peek_expiry",
 )
 
 MAGIC = b"LKVS"
 VERSION = 1
+_SIGNATURE = MAGIC + bytes([VERSION])
 _HEADER = struct.Struct("<4sB3xdIQ")
 HEADER_SIZE = _HEADER.size
 EXPIRY = struct.Struct("<d")
@@ -106,3 +108,17 @@ def parse_header(header: bytes | bytearray | memoryview, file_size: int) -> tupl
     if expected != file_size:
         raise CorruptEntryError(f"{file_size} bytes where the header announces {expected} (truncated or padded)")
     return expires_at, key_length
+
+
+def peek_expiry(header: bytes) -> float:
+    """Return the expiry (0.0 = never) from an entry's first :data:`HEADER_SIZE` bytes, without the size check.
+
+    Raises:
+        CorruptEntryError: too short, not a store entry, or an unknown version or invalid expiry.
+    """
+    if len(header) < HEADER_SIZE or not header.startswith(_SIGNATURE):
+        raise CorruptEntryError("not a store entry of this version (short, bad magic or version)")
+    expires_at: float = EXPIRY.unpack_from(header, EXPIRY_OFFSET)[0]
+    if not expires_at >= 0.0:
+        raise CorruptEntryError(f"invalid expiry {expires_at!r}")
+    return expires_at

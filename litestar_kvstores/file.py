@@ -49,6 +49,7 @@ from ._file_format import (
     is_entry_name,
     pack_entry,
     parse_header,
+    peek_expiry,
 )
 from ._file_sys import (
     DirectoryLock,
@@ -598,7 +599,7 @@ class FileStore(KVStore):
         try:
             for directory, entries, _ in self._walk():
                 if entries:
-                    _in_batches(directory, entries, _unlink_entry)
+                    _in_batches(directory, entries, _unlink_entries)
                     if self._fsync:
                         fsync_directory(directory)
         except OSError as exc:
@@ -611,7 +612,7 @@ class FileStore(KVStore):
         try:
             for directory, entries, temps in self._walk():
                 if entries:
-                    removed += _in_batches(directory, entries, partial(_remove_if_expired, now=now))
+                    removed += _in_batches(directory, entries, partial(_remove_expired, now=now))
                 _remove_stale_temps(directory, temps, now)
         except OSError as exc:
             raise _store_error("delete expired entries in", directory, exc) from exc
@@ -645,11 +646,11 @@ def _scan(directory: str) -> tuple[list[str], list[str], list[str]]:
     return entries, temps, children
 
 
-def _in_batches(directory: str, names: list[str], action: Callable[[str, int], bool]) -> int:
-    """Call ``action(name, directory fd)`` for each name under the directory's lock, released between batches.
+def _in_batches(directory: str, names: list[str], action: Callable[[list[str], int], int]) -> int:
+    """Call ``action(batch of names, directory fd)`` under the directory's lock, released between batches.
 
     Returns:
-        How many calls returned ``True``.
+        The sum of what the calls returned.
     """
     lock = directory_lock(directory)
     dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -657,19 +658,50 @@ def _in_batches(directory: str, names: list[str], action: Callable[[str, int], b
     try:
         for start in range(0, len(names), _LOCK_BATCH):
             with lock:
-                for name in names[start : start + _LOCK_BATCH]:
-                    done += action(name, dir_fd)
+                done += action(names[start : start + _LOCK_BATCH], dir_fd)
     finally:
         os.close(dir_fd)
     return done
 
 
-def _unlink_entry(name: str, dir_fd: int) -> bool:
-    try:
-        os.unlink(name, dir_fd=dir_fd)
-    except (FileNotFoundError, IsADirectoryError):  # gone already, or another program's directory
-        return False
-    return True
+def _unlink_entries(names: list[str], dir_fd: int) -> int:
+    """Remove the entries ``names``; return how many were there (another program's directories are skipped)."""
+    removed = 0
+    for name in names:
+        try:
+            os.unlink(name, dir_fd=dir_fd)
+        except (FileNotFoundError, IsADirectoryError):
+            continue
+        removed += 1
+    return removed
+
+
+def _remove_expired(names: list[str], dir_fd: int, now: float) -> int:
+    """Remove the entries ``names`` that expired by ``now`` or whose header is corrupt (the lock held).
+
+    Only the header of each entry is read. Returns how many expired entries were removed.
+    """
+    removed = 0
+    for name in names:
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
+        except FileNotFoundError:
+            continue
+        try:
+            header = os.read(fd, HEADER_SIZE)
+        except IsADirectoryError:  # another program's directory
+            continue
+        finally:
+            os.close(fd)
+        try:
+            expires_at = peek_expiry(header)
+        except CorruptEntryError as exc:
+            logger.warning("Removing corrupt store entry %s: %s", name, exc)
+            _unlink_entries([name], dir_fd)
+            continue
+        if 0.0 < expires_at <= now:
+            removed += _unlink_entries([name], dir_fd)
+    return removed
 
 
 def _read_header(name: str, dir_fd: int) -> tuple[int, float, int] | None:
@@ -693,24 +725,6 @@ def _read_header(name: str, dir_fd: int) -> tuple[int, float, int] | None:
         os.close(fd)
         raise
     return fd, expires_at, key_length
-
-
-def _remove_if_expired(name: str, dir_fd: int, now: float) -> bool:
-    """Remove the entry ``name`` (the directory lock held) if it expired by ``now`` or is corrupt.
-
-    Returns:
-        ``True`` if an expired entry was removed.
-    """
-    try:
-        header = _read_header(name, dir_fd)
-    except CorruptEntryError as exc:
-        logger.warning("Removing corrupt store entry %s: %s", name, exc)
-        _unlink_entry(name, dir_fd)
-        return False
-    if header is None:
-        return False
-    os.close(header[0])
-    return _expired(header[1], now) and _unlink_entry(name, dir_fd)
 
 
 def _live_keys(directory: str, names: list[str], now: float) -> list[str]:
