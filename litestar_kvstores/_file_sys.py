@@ -13,6 +13,7 @@ import errno
 import fcntl
 import itertools
 import os
+import stat
 import sys
 import threading
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from types import TracebackType
 from ._file_format import HEADER_SIZE, LOCK_NAME, TEMP_PREFIX, CorruptEntryError, parse_header
 
 __all__ = (
+    "READ_FLAGS",
     "DirectoryLock",
     "directory_lock",
     "fsync_directory",
@@ -232,29 +234,33 @@ def fsync_directory(directory: str) -> None:
 _CHECK_HEADER_FIRST = 1 << 20
 """Files larger than this have their header checked before the whole file is read."""
 
-_nowait_flag: int | None = getattr(os, "RWF_NOWAIT", None) if hasattr(os, "preadv") else None
+_NOWAIT: int | None = getattr(os, "RWF_NOWAIT", None) if hasattr(os, "preadv") else None
+_nowait_unsupported: set[int] = set()
+"""Devices (``st_dev``) whose file system rejected ``RWF_NOWAIT``: read them in a thread."""
+
+READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | _OPEN_FLAGS
+"""Flags to open an entry for reading (``O_NONBLOCK``: a foreign FIFO at an entry's path must not hang us)."""
 
 
 def nowait_reads_supported() -> bool:
-    """Return ``True`` while reads from the page cache that never block on the disk are available."""
-    return _nowait_flag is not None
+    """Return ``True`` if reads from the page cache that never block on the disk may be available."""
+    return _NOWAIT is not None
 
 
-def _read_exactly(fd: int, size: int, nowait: bool) -> bytearray | None:
+def _read_exactly(fd: int, size: int, device: int, nowait: bool) -> bytearray | None:
     """Read the first ``size`` bytes of ``fd``; ``None`` if ``nowait`` and they are not all in the page cache."""
-    global _nowait_flag
     buffer = bytearray(size)
     if nowait:
-        if _nowait_flag is None:
+        if _NOWAIT is None or device in _nowait_unsupported:
             return None
         try:
-            got = os.preadv(fd, [buffer], 0, _nowait_flag)
+            got = os.preadv(fd, [buffer], 0, _NOWAIT)
         except BlockingIOError:
             return None
         except OSError as exc:
             if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
                 raise
-            _nowait_flag = None  # this kernel or file system cannot: always read in a thread
+            _nowait_unsupported.add(device)
             return None
         return buffer if got == size else None
     view = memoryview(buffer)
@@ -284,15 +290,20 @@ def read_entry(fd: int, key: bytes, whole: bool, nowait: bool) -> tuple[float, b
         CorruptEntryError: the file is not a complete entry of ``key``.
         OSError: the read failed.
     """
-    size = os.fstat(fd).st_size
+    status = os.fstat(fd)
+    if not stat.S_ISREG(status.st_mode):
+        if stat.S_ISDIR(status.st_mode):
+            raise IsADirectoryError(errno.EISDIR, "A directory where a store entry belongs")
+        raise CorruptEntryError("not a regular file")
+    size, device = status.st_size, status.st_dev
     prefix = HEADER_SIZE + len(key)
     if whole and size > _CHECK_HEADER_FIRST:
         # a large file: make sure it is ours before reading all of it
-        header = _read_exactly(fd, min(size, prefix), nowait)
+        header = _read_exactly(fd, min(size, prefix), device, nowait)
         if header is None:
             return None
         parse_header(header, size)
-    data = _read_exactly(fd, size if whole else min(size, prefix), nowait)
+    data = _read_exactly(fd, size if whole else min(size, prefix), device, nowait)
     if data is None:
         return None
     expires_at, key_length = parse_header(data, size)

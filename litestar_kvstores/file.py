@@ -52,6 +52,7 @@ from ._file_format import (
     peek_expiry,
 )
 from ._file_sys import (
+    READ_FLAGS,
     DirectoryLock,
     directory_lock,
     fsync_directory,
@@ -345,7 +346,7 @@ class FileStore(KVStore):
         if not nowait_reads_supported():
             return _TO_THREAD
         try:
-            fd = os.open(path, os.O_RDONLY | _ENTRY_FLAGS)
+            fd = os.open(path, READ_FLAGS)
         except FileNotFoundError:
             return None
         except OSError:
@@ -365,7 +366,7 @@ class FileStore(KVStore):
         encoded_key, path = self._locate(key)
         if nowait_reads_supported():
             try:
-                fd = os.open(path, os.O_RDONLY | _ENTRY_FLAGS)
+                fd = os.open(path, READ_FLAGS)
             except FileNotFoundError:
                 return None
             except OSError:
@@ -483,7 +484,7 @@ class FileStore(KVStore):
             raise _store_error("lock", self._directory, exc) from exc
         with lock:
             try:
-                fd = _open_entry(path, os.O_RDWR)
+                fd = _open_entry(path, os.O_RDWR | os.O_NONBLOCK)
             except OSError as exc:
                 raise _store_error("open", path, exc) from exc
             if fd is None:
@@ -504,7 +505,7 @@ class FileStore(KVStore):
 
     def _read_value(self, path: str, key: bytes, locked: bool) -> bytes | None:
         try:
-            fd = _open_entry(path, os.O_RDONLY)
+            fd = _open_entry(path, READ_FLAGS)
         except OSError as exc:
             raise _store_error("open", path, exc) from exc
         if fd is None:
@@ -520,7 +521,7 @@ class FileStore(KVStore):
 
     def _expiry_sync(self, path: str, key: bytes) -> float | None:
         try:
-            fd = _open_entry(path, os.O_RDONLY)
+            fd = _open_entry(path, READ_FLAGS)
         except OSError as exc:
             raise _store_error("open", path, exc) from exc
         if fd is None:
@@ -566,7 +567,7 @@ class FileStore(KVStore):
 
     def _read_entry_locked(self, path: str, key: bytes) -> tuple[float, bytes | None] | None:
         try:
-            fd = _open_entry(path, os.O_RDONLY)
+            fd = _open_entry(path, READ_FLAGS)
         except OSError as exc:
             raise _store_error("open", path, exc) from exc
         if fd is None:
@@ -684,7 +685,7 @@ def _remove_expired(names: list[str], dir_fd: int, now: float) -> int:
     removed = 0
     for name in names:
         try:
-            fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
+            fd = os.open(name, READ_FLAGS, dir_fd=dir_fd)
         except FileNotFoundError:
             continue
         try:
@@ -713,7 +714,7 @@ def _read_header(name: str, dir_fd: int) -> tuple[int, float, int] | None:
         CorruptEntryError: the file is not a complete entry (the descriptor is closed).
     """
     try:
-        fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
+        fd = os.open(name, READ_FLAGS, dir_fd=dir_fd)
     except FileNotFoundError:
         return None
     try:
