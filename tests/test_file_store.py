@@ -388,6 +388,35 @@ async def _incr_times(store: FileStore, times: int) -> None:
         await store.incr("counter")
 
 
+def _count_in_child(directory: str, times: int) -> None:
+    """Child process: increment the counter ``times`` times through its own store object."""
+
+    async def run() -> None:
+        counters = FileStore(directory, namespace="counters")
+        for _ in range(times):
+            await counters.incr("hits", expires_in=3600)
+
+    asyncio.run(run())
+
+
+async def test_incr_is_atomic_across_processes_while_the_directory_is_written_and_cleaned(store: FileStore) -> None:
+    context = multiprocessing.get_context("spawn")
+    children = [context.Process(target=_count_in_child, args=(str(store.path), 100)) for _ in range(3)]
+    for child in children:
+        child.start()
+    counters = store.with_namespace("counters")
+    own = 0
+    while any(child.is_alive() for child in children):
+        await counters.set("due", b"x", expires_in=0.001)
+        await store.delete_expired()
+        await counters.incr("hits", expires_in=3600)
+        own += 1
+    for child in children:
+        child.join(60)
+        assert child.exitcode == 0
+    assert await counters.get("hits") == str(300 + own).encode()
+
+
 async def test_values_evicted_from_the_page_cache_are_read_in_a_thread(tmp_path: Path) -> None:
     store = FileStore(tmp_path, fsync=True)  # written back, so the kernel can drop the cached pages
     await store.set("key", b"value" * 1000)
