@@ -241,9 +241,10 @@ class FileStore(KVStore):
     async def delete_expired(self) -> int:
         """Remove the expired entries of this namespace and its children and return how many were removed.
 
-        Only each entry's header is read. Corrupt entries are removed too (logged, not counted), child
-        directories and other software's files are skipped, and temporary files left by a crashed writer more
-        than an hour ago are removed.
+        Only the 28-byte header of each entry is read, never its value. Entries with a corrupt header are removed
+        too (logged at WARNING, not counted; a truncated value is found by the next read of its key), other
+        software's files and directories are skipped, and temporary files left by a crashed writer more than an
+        hour ago are removed.
 
         Raises:
             StoreError: a directory could not be read or an entry could not be removed.
