@@ -26,7 +26,6 @@ the later one replaces the earlier.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import time
@@ -35,9 +34,7 @@ from contextlib import AbstractContextManager, nullcontext, suppress
 from enum import Enum
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar, TypeVarTuple
-
-import anyio.to_thread
+from typing import TYPE_CHECKING
 
 from ._file_format import (
     EXPIRY,
@@ -61,6 +58,7 @@ from ._file_sys import (
     read_entry,
     write_temp,
 )
+from ._file_threads import run_in_worker
 from .base import TTL, KVStore
 from .errors import StoreError, StoreUnavailableError
 from .validation import (
@@ -78,9 +76,6 @@ if TYPE_CHECKING:
 __all__ = ("FileStore",)
 
 logger = logging.getLogger(__name__)
-
-_T = TypeVar("_T")
-_Ts = TypeVarTuple("_Ts")
 
 _LOCK_BATCH = 256
 """How many entries ``delete_expired``/``delete_all`` handle per hold of a directory's lock."""
@@ -103,13 +98,8 @@ class _Deferred(Enum):
 _TO_THREAD = _Deferred.TO_THREAD
 
 
-async def _in_thread(function: Callable[[*_Ts], _T], *args: *_Ts) -> _T:
-    """Run ``function(*args)`` in a worker thread: the event loop's executor under asyncio (the cheapest hop)."""
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:  # another event loop (trio)
-        return await anyio.to_thread.run_sync(partial(function, *args))
-    return await loop.run_in_executor(None, function, *args)
+_in_thread = run_in_worker
+"""How every operation hops to a worker thread (one name, so that tests can count the hops)."""
 
 
 def _store_error(action: str, path: str, exc: OSError) -> StoreError:
