@@ -426,43 +426,52 @@ class FileStore(KVStore):
     def _load(
         self, fd: int, path: str, key: bytes, *, whole: bool, locked: bool, remove_expired: bool
     ) -> tuple[float, bytes | None] | None:
-        """Read the entry open at ``fd``; ``None`` (after removing it) if corrupt, ``None`` if expired.
+        """Read the entry open at ``fd``: ``(expires_at, value or None)``, or ``None`` if corrupt or expired.
+
+        An entry that reads as corrupt (or as expired, with ``remove_expired``) is removed, see :meth:`_recheck`.
 
         Raises:
             StoreError: the read failed.
         """
         try:
             entry = read_entry(fd, key, whole, nowait=False)
-        except CorruptEntryError as exc:
-            self._discard(fd, path, str(exc), locked)
-            return None
+        except CorruptEntryError:
+            pass
         except IsADirectoryError:
             logger.warning("Ignoring %s: a directory where a store entry belongs", path)
             return None
         except OSError as exc:
             raise _store_error("read", path, exc) from exc
-        assert entry is not None  # a blocking read always decides
-        if _expired(entry[0], time.time()):
-            if remove_expired:
-                self._discard(fd, path, None, locked)
-            return None
-        return entry
+        else:
+            assert entry is not None  # a blocking read always decides
+            if not _expired(entry[0], time.time()):
+                return entry
+            if not remove_expired:
+                return None
+        return self._recheck(fd, path, key, whole, locked)
 
-    def _discard(self, fd: int, path: str, corruption: str | None, locked: bool) -> None:
-        """Remove the entry open at ``fd`` if ``path`` still names it (a newer ``set`` is never undone)."""
-        if corruption is not None:
-            logger.warning("Removing corrupt store entry %s: %s", path, corruption)
+    def _recheck(self, fd: int, path: str, key: bytes, whole: bool, locked: bool) -> tuple[float, bytes | None] | None:
+        """Read a doubtful entry again under the directory's lock; return it if it is fine after all, else remove it.
+
+        Under the lock no renewal is rewriting the expiry (a read racing one could see a torn value) and no writer
+        replaces the file, so an entry that still reads as corrupt or expired is removed, and only if ``path``
+        still names the file open at ``fd``: a newer value is never undone.
+        """
         try:
             guard: AbstractContextManager[None] = nullcontext() if locked else self._lock()
             with guard:
-                current = os.stat(path)
-                opened = os.fstat(fd)
-                if (current.st_dev, current.st_ino) == (opened.st_dev, opened.st_ino):
-                    os.unlink(path)
-        except FileNotFoundError:
-            pass
+                try:
+                    entry = read_entry(fd, key, whole, nowait=False)
+                except CorruptEntryError as exc:
+                    logger.warning("Removing corrupt store entry %s: %s", path, exc)
+                else:
+                    assert entry is not None
+                    if not _expired(entry[0], time.time()):
+                        return entry
+                _unlink_if_current(fd, path)
         except OSError as exc:  # a read must not fail because clean-up did
-            logger.warning("Could not remove store entry %s: %s", path, exc)
+            logger.warning("Could not clean up store entry %s: %s", path, exc)
+        return None
 
     def _get_sync(self, path: str, key: bytes, renew: float | None) -> bytes | None:
         if renew is None:
@@ -612,6 +621,17 @@ class FileStore(KVStore):
 
 
 # --- directory scans (worker thread) ---------------------------------------------------------------------------
+
+
+def _unlink_if_current(fd: int, path: str) -> None:
+    """Remove ``path`` if it still names the file open at ``fd`` (which keeps its inode number from being reused)."""
+    try:
+        current = os.stat(path)
+    except FileNotFoundError:
+        return
+    opened = os.fstat(fd)
+    if (current.st_dev, current.st_ino) == (opened.st_dev, opened.st_ino):
+        os.unlink(path)
 
 
 def _expires_at(ttl: float | None) -> float:

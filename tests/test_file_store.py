@@ -252,11 +252,24 @@ async def test_corrupt_entry_is_not_removed_once_a_new_value_replaced_it(store: 
     path.write_bytes(b"garbage")
     fd = os.open(path, os.O_RDONLY)
     try:
-        await store.set("key", b"fresh")  # replaces the file after the (slow) reader opened it
-        await asyncio.to_thread(store._discard, fd, str(path), "test", False)
+        await store.set("key", b"fresh")  # replaces the file after a (slow) reader opened the corrupt one
+        assert await asyncio.to_thread(store._recheck, fd, str(path), b"key", True, False) is None
     finally:
         os.close(fd)
     assert await store.get("key") == b"fresh"
+
+
+async def test_an_entry_that_is_fine_on_second_look_is_kept(store: FileStore) -> None:
+    await store.set("key", b"value", expires_in=100)
+    path = entry_path(store, "key")
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        entry = await asyncio.to_thread(store._recheck, fd, str(path), b"key", True, False)
+    finally:
+        os.close(fd)
+    assert entry is not None
+    assert entry[1] == b"value"
+    assert await store.get("key") == b"value"
 
 
 async def test_a_directory_at_an_entry_path_reads_as_missing(
