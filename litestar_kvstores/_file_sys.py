@@ -16,7 +16,7 @@ import os
 import stat
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import TracebackType
 
 from ._file_format import HEADER_SIZE, LOCK_NAME, TEMP_PREFIX, CorruptEntryError, parse_header
@@ -29,6 +29,7 @@ __all__ = (
     "install",
     "nowait_reads_supported",
     "read_entry",
+    "scan_lock",
     "write_temp",
 )
 
@@ -77,8 +78,8 @@ class DirectoryLock:
         finally:
             self._thread_lock.release()
 
-    def close_in_child(self) -> None:
-        """Close the inherited descriptor in a forked child (the parent's lock, if held, stays with the parent)."""
+    def close(self) -> None:
+        """Close the lock file (in a forked child: the parent's lock, if held, stays with the parent)."""
         with contextlib.suppress(OSError):
             os.close(self._fd)
 
@@ -103,11 +104,30 @@ def directory_lock(directory: str) -> DirectoryLock:
     return lock
 
 
+@contextlib.contextmanager
+def scan_lock(directory: str) -> Iterator[DirectoryLock]:
+    """Yield this process's lock of ``directory`` if it has one, else a temporary lock closed afterwards.
+
+    Walks over many namespace directories use this so that the process does not keep a descriptor open for each.
+    A temporary lock has its own open file description, so its ``flock`` still excludes every other lock of the
+    directory, this process's cached one included.
+    """
+    lock = _locks.get(directory)
+    if lock is not None:
+        yield lock
+        return
+    temporary = DirectoryLock(directory)
+    try:
+        yield temporary
+    finally:
+        temporary.close()
+
+
 def _forget_locks_in_child() -> None:
     # A forked child shares the parent's open file descriptions, so the parent's flocks would not exclude it.
     global _locks_guard
     for lock in _locks.values():
-        lock.close_in_child()
+        lock.close()
     _locks.clear()
     _locks_guard = threading.Lock()
 

@@ -56,6 +56,7 @@ from ._file_sys import (
     install,
     nowait_reads_supported,
     read_entry,
+    scan_lock,
     write_temp,
 )
 from ._file_threads import run_in_worker
@@ -664,13 +665,13 @@ def _in_batches(directory: str, names: list[str], action: Callable[[list[str], i
     Returns:
         The sum of what the calls returned.
     """
-    lock = directory_lock(directory)
     dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     done = 0
     try:
-        for start in range(0, len(names), _LOCK_BATCH):
-            with lock:
-                done += action(names[start : start + _LOCK_BATCH], dir_fd)
+        with scan_lock(directory) as lock:
+            for start in range(0, len(names), _LOCK_BATCH):
+                with lock:
+                    done += action(names[start : start + _LOCK_BATCH], dir_fd)
     finally:
         os.close(dir_fd)
     return done

@@ -352,6 +352,22 @@ async def test_delete_expired_removes_stale_temporary_files_only(store: FileStor
     assert fresh.exists()
 
 
+async def test_walks_keep_no_descriptor_per_namespace_open(store: FileStore) -> None:
+    for i in range(50):  # namespaces written by another program or process: this one has never locked them
+        directory = store.path / f"ns{i}"
+        directory.mkdir()
+        (directory / entry_name("due")).write_bytes(pack_entry(b"due", b"value", time.time() - 1))
+        (directory / entry_name("kept")).write_bytes(pack_entry(b"kept", b"value", 0.0))
+    await store.set("warm-up", b"value")  # the root's own lock is open from here on
+    open_before = len(os.listdir("/proc/self/fd"))
+
+    assert await store.delete_expired() == 50
+    await store.delete_all()
+
+    assert len(os.listdir("/proc/self/fd")) <= open_before
+    assert not list(store.path.glob("ns*/=*")), "every entry of every namespace is gone"
+
+
 def _bytes_read_by_this_process() -> int:
     """``rchar`` of ``/proc/self/io``: the bytes every thread of this process got from ``read``-like calls."""
     with open("/proc/self/io") as io:
