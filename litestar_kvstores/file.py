@@ -292,7 +292,8 @@ class FileStore(KVStore):
     async def set_many(self, mapping: Mapping[str, str | bytes], expires_in: TTL | None = None) -> None:
         """Store every item of ``mapping`` with the same expiry in one thread hop; all arguments are checked first.
 
-        Each entry is replaced atomically; if a write fails, the entries before it are stored, the rest are not.
+        Each entry is replaced atomically. The values are written to temporary files first, then renamed into
+        place under the directory's lock; if a write fails, the entries not yet renamed keep their old values.
 
         Raises:
             StoreError: a write failed.
@@ -476,7 +477,7 @@ class FileStore(KVStore):
 
     def _get_sync(self, path: str, key: bytes, renew: float | None) -> bytes | None:
         if renew is None:
-            return self._read_value(path, key, locked=False)
+            return self._read_value(path, key)
         try:
             lock = directory_lock(self._directory)
         except FileNotFoundError:
@@ -504,7 +505,10 @@ class FileStore(KVStore):
             finally:
                 os.close(fd)
 
-    def _read_value(self, path: str, key: bytes, locked: bool) -> bytes | None:
+    def _read(
+        self, path: str, key: bytes, *, whole: bool, locked: bool, remove_expired: bool
+    ) -> tuple[float, bytes | None] | None:
+        """Open and :meth:`_load` the entry at ``path``; ``None`` if there is none."""
         try:
             fd = _open_entry(path, READ_FLAGS)
         except OSError as exc:
@@ -512,25 +516,19 @@ class FileStore(KVStore):
         if fd is None:
             return None
         try:
-            entry = self._load(fd, path, key, whole=True, locked=locked, remove_expired=True)
+            return self._load(fd, path, key, whole=whole, locked=locked, remove_expired=remove_expired)
         finally:
             os.close(fd)
+
+    def _read_value(self, path: str, key: bytes) -> bytes | None:
+        entry = self._read(path, key, whole=True, locked=False, remove_expired=True)
         return None if entry is None else entry[1]
 
     def _get_many_sync(self, items: list[tuple[str, bytes, str]]) -> dict[str, bytes | None]:
-        return {key: self._read_value(path, encoded_key, locked=False) for key, encoded_key, path in items}
+        return {key: self._read_value(path, encoded_key) for key, encoded_key, path in items}
 
     def _expiry_sync(self, path: str, key: bytes) -> float | None:
-        try:
-            fd = _open_entry(path, READ_FLAGS)
-        except OSError as exc:
-            raise _store_error("open", path, exc) from exc
-        if fd is None:
-            return None
-        try:
-            entry = self._load(fd, path, key, whole=False, locked=False, remove_expired=False)
-        finally:
-            os.close(fd)
+        entry = self._read(path, key, whole=False, locked=False, remove_expired=False)
         return None if entry is None else entry[0]
 
     def _delete_sync(self, paths: list[str]) -> None:
@@ -554,7 +552,7 @@ class FileStore(KVStore):
         except OSError as exc:
             raise _store_error("lock", self._directory, exc) from exc
         with lock:
-            current = self._read_entry_locked(path, encoded_key)
+            current = self._read(path, encoded_key, whole=True, locked=True, remove_expired=False)
             if current is None:
                 value, expires_at = amount, _expires_at(ttl)
             else:
@@ -565,18 +563,6 @@ class FileStore(KVStore):
                 expires_at = current[0]  # a window starts at the counter's creation
             self._write_sync([(path, pack_entry(encoded_key, str(value).encode(), expires_at))], locked=True)
         return value
-
-    def _read_entry_locked(self, path: str, key: bytes) -> tuple[float, bytes | None] | None:
-        try:
-            fd = _open_entry(path, READ_FLAGS)
-        except OSError as exc:
-            raise _store_error("open", path, exc) from exc
-        if fd is None:
-            return None
-        try:
-            return self._load(fd, path, key, whole=True, locked=True, remove_expired=False)
-        finally:
-            os.close(fd)
 
     def _keys_sync(self) -> list[str]:
         try:
@@ -621,7 +607,7 @@ class FileStore(KVStore):
         return removed
 
 
-# --- directory scans (worker thread) ---------------------------------------------------------------------------
+# --- helpers of the worker threads ------------------------------------------------------------------------------
 
 
 def _unlink_if_current(fd: int, path: str) -> None:
