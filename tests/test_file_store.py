@@ -446,6 +446,23 @@ async def test_incr_is_atomic_across_processes_while_the_directory_is_written_an
     assert await counters.get("hits") == str(300 + own).encode()
 
 
+def _count_in_forked_child(directory: str, times: int) -> None:
+    asyncio.run(_incr_times(FileStore(directory), times))
+
+
+async def test_incr_is_atomic_across_forked_processes(store: FileStore) -> None:
+    await store.incr("counter")  # this process now holds an open lock file that a fork would inherit
+    context = multiprocessing.get_context("fork")
+    children = [context.Process(target=_count_in_forked_child, args=(str(store.path), 200)) for _ in range(2)]
+    for child in children:
+        child.start()
+    await _incr_times(store, 200)
+    for child in children:
+        child.join(60)
+        assert child.exitcode == 0
+    assert await store.get("counter") == b"601"
+
+
 async def test_values_evicted_from_the_page_cache_are_read_in_a_thread(tmp_path: Path) -> None:
     store = FileStore(tmp_path, fsync=True)  # written back, so the kernel can drop the cached pages
     await store.set("key", b"value" * 1000)
