@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
-import fcntl
 import itertools
 import os
 import stat
@@ -21,8 +20,14 @@ from types import TracebackType
 
 from ._file_format import HEADER_SIZE, LOCK_NAME, TEMP_PREFIX, CorruptEntryError, parse_header
 
+if sys.platform != "win32":
+    import fcntl
+
 __all__ = (
+    "DIRECTORY_FLAGS",
+    "POSIX",
     "READ_FLAGS",
+    "UPDATE_FLAGS",
     "DirectoryLock",
     "directory_lock",
     "fsync_directory",
@@ -33,7 +38,12 @@ __all__ = (
     "write_temp",
 )
 
-_OPEN_FLAGS = os.O_CLOEXEC
+POSIX = os.name == "posix"
+"""``flock``, ``O_NONBLOCK`` and friends are there; elsewhere the file store refuses to start."""
+
+_OPEN_FLAGS = getattr(os, "O_CLOEXEC", 0)
+DIRECTORY_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _OPEN_FLAGS
+"""Flags to open a directory for ``dir_fd``-relative calls and ``fsync``."""
 _FILE_MODE = 0o600  # entries may hold session data: readable by the owner only
 
 # --- locking -------------------------------------------------------------------------------------------------
@@ -132,7 +142,8 @@ def _forget_locks_in_child() -> None:
     _locks_guard = threading.Lock()
 
 
-os.register_at_fork(after_in_child=_forget_locks_in_child)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_locks_in_child)
 
 # --- atomic writes -------------------------------------------------------------------------------------------
 
@@ -242,7 +253,7 @@ def install(temp: str, target: str) -> None:
 
 def fsync_directory(directory: str) -> None:
     """Flush ``directory``'s entries (a rename or removal) to the disk."""
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | _OPEN_FLAGS)
+    fd = os.open(directory, DIRECTORY_FLAGS)
     try:
         os.fsync(fd)
     finally:
@@ -258,8 +269,10 @@ _NOWAIT: int | None = getattr(os, "RWF_NOWAIT", None) if hasattr(os, "preadv") e
 _nowait_unsupported: set[int] = set()
 """Devices (``st_dev``) whose file system rejected ``RWF_NOWAIT``: read them in a thread."""
 
-READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | _OPEN_FLAGS
+READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | _OPEN_FLAGS
 """Flags to open an entry for reading (``O_NONBLOCK``: a foreign FIFO at an entry's path must not hang us)."""
+UPDATE_FLAGS = os.O_RDWR | getattr(os, "O_NONBLOCK", 0) | _OPEN_FLAGS
+"""Flags to open an entry for reading and rewriting its expiry in place."""
 
 
 def nowait_reads_supported() -> bool:

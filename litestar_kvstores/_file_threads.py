@@ -84,7 +84,8 @@ def _new_pool_in_child() -> None:
     _pool = _Pool()  # a forked child has none of its parent's threads
 
 
-os.register_at_fork(after_in_child=_new_pool_in_child)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_pool_in_child)
 
 
 async def run_in_worker(function: Callable[[*_Ts], _T], *args: *_Ts) -> _T:

@@ -49,7 +49,10 @@ from ._file_format import (
     peek_expiry,
 )
 from ._file_sys import (
+    DIRECTORY_FLAGS,
+    POSIX,
     READ_FLAGS,
+    UPDATE_FLAGS,
     DirectoryLock,
     directory_lock,
     fsync_directory,
@@ -87,8 +90,6 @@ _INLINE_BATCH = 32
 _STALE_TEMP_SECONDS = 3600.0
 """Temporary files older than this were left by a crashed writer; ``delete_expired`` removes them."""
 
-_ENTRY_FLAGS = os.O_CLOEXEC
-
 
 class _Deferred(Enum):
     """The answer of a non-blocking read that could not decide without blocking."""
@@ -110,7 +111,7 @@ def _store_error(action: str, path: str, exc: OSError) -> StoreError:
 def _open_entry(path: str, flags: int) -> int | None:
     """Open an entry file; ``None`` if it (or its directory) does not exist."""
     try:
-        return os.open(path, flags | _ENTRY_FLAGS)
+        return os.open(path, flags)
     except FileNotFoundError:
         return None
 
@@ -138,7 +139,10 @@ class FileStore(KVStore):
 
         Raises:
             ValueError: ``namespace`` is not a valid namespace name.
+            NotImplementedError: not a POSIX system (Linux, macOS, BSD): the store needs ``flock``.
         """
+        if not POSIX:
+            raise NotImplementedError("FileStore needs a POSIX system (Linux, macOS, BSD)")
         directory = os.path.abspath(os.fspath(path))
         if namespace is not None:
             directory = os.path.join(directory, check_namespace(namespace))
@@ -486,7 +490,7 @@ class FileStore(KVStore):
             raise _store_error("lock", self._directory, exc) from exc
         with lock:
             try:
-                fd = _open_entry(path, os.O_RDWR | os.O_NONBLOCK)
+                fd = _open_entry(path, UPDATE_FLAGS)
             except OSError as exc:
                 raise _store_error("open", path, exc) from exc
             if fd is None:
@@ -651,7 +655,7 @@ def _in_batches(directory: str, names: list[str], action: Callable[[list[str], i
     Returns:
         The sum of what the calls returned.
     """
-    dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    dir_fd = os.open(directory, DIRECTORY_FLAGS)
     done = 0
     try:
         with scan_lock(directory) as lock:
@@ -729,7 +733,7 @@ def _read_header(name: str, dir_fd: int) -> tuple[int, float, int] | None:
 def _live_keys(directory: str, names: list[str], now: float) -> list[str]:
     """Return the keys of the live, well-formed entries ``names`` of ``directory``, reading only headers and keys."""
     keys: list[str] = []
-    dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    dir_fd = os.open(directory, DIRECTORY_FLAGS)
     try:
         for name in names:
             try:
