@@ -265,6 +265,9 @@ def fsync_directory(directory: str) -> None:
 _CHECK_HEADER_FIRST = 1 << 20
 """Files larger than this have their header checked before the whole file is read."""
 
+_NOWAIT_MAX_BYTES = 1 << 19
+"""Larger entries are never read on the event loop, even from the page cache: copying them would hold it up."""
+
 _NOWAIT: int | None = getattr(os, "RWF_NOWAIT", None) if hasattr(os, "preadv") else None
 _nowait_unsupported: set[int] = set()
 """Devices (``st_dev``) whose file system rejected ``RWF_NOWAIT``: read them in a thread."""
@@ -313,11 +316,11 @@ def read_entry(fd: int, key: bytes, whole: bool, nowait: bool) -> tuple[float, b
         fd: An open entry file.
         key: The UTF-8 key the entry must hold.
         whole: Read the value too; otherwise only the header and the key are read.
-        nowait: Only read what the page cache holds, never wait for the disk.
+        nowait: Only read what the page cache holds, never wait for the disk, and no large value at all.
 
     Returns:
         ``(expires_at, value)`` (``value`` is ``None`` unless ``whole``), or ``None`` if ``nowait`` and the data
-        is not cached.
+        is not cached or the value is large.
 
     Raises:
         CorruptEntryError: the file is not a complete entry of ``key``.
@@ -329,6 +332,8 @@ def read_entry(fd: int, key: bytes, whole: bool, nowait: bool) -> tuple[float, b
             raise IsADirectoryError(errno.EISDIR, "A directory where a store entry belongs")
         raise CorruptEntryError("not a regular file")
     size, device = status.st_size, status.st_dev
+    if nowait and whole and size > _NOWAIT_MAX_BYTES:
+        return None
     prefix = HEADER_SIZE + len(key)
     if whole and size > _CHECK_HEADER_FIRST:
         # a large file: make sure it is ours before reading all of it

@@ -12,9 +12,12 @@ Layout and file format are described in :mod:`litestar_kvstores._file_format`. I
   plus ``flock`` on the directory's ``%lock`` file), so ``incr``, renewals and the removal of expired or corrupt
   entries are atomic with respect to plain ``set``/``delete`` calls of every thread and process using the
   directory. Reads take no lock: renames are atomic.
-- **Cheap I/O.** Every operation does its blocking work in at most one worker-thread call. Reads
-  (``get``, ``exists``, ``expires_in``, ``get_many``) first try ``preadv(RWF_NOWAIT)``, which reads only what the
-  page cache holds and never waits for the disk; only when that cannot serve them do they move to a thread.
+- **Cheap I/O.** Every operation does its blocking work in at most one worker-thread call (a thread pool of its
+  own, about half the cost of ``run_in_executor`` per call). Reads (``get``, ``exists``, ``expires_in``,
+  ``get_many``) of entries up to 512 KiB first try ``preadv(RWF_NOWAIT)`` on the event loop, which reads only
+  what the page cache holds and never waits for the disk; only when that cannot serve them do they move to a
+  thread (a thread hop costs more than such a read). Opening the file may still touch the disk for metadata
+  that is not cached.
   ``delete_expired``, ``keys`` and ``count`` read the 28-byte header (and key) of each entry, never its value.
 - **Durability.** By default data reaches the disk when the kernel writes it back; after a power loss a recent
   entry may be lost or read as corrupt (and then as missing), never as a wrong value. ``fsync=True`` flushes each

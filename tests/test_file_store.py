@@ -476,6 +476,14 @@ async def test_values_evicted_from_the_page_cache_are_read_in_a_thread(tmp_path:
     assert await store.get("key") == b"value" * 1000
 
 
+async def test_large_values_are_read_in_a_thread(store: FileStore, hops: list[str]) -> None:
+    large = b"v" * (2 << 20)
+    await store.set("large", large)
+    hops.clear()
+    assert await store.get("large") == large
+    assert len(hops) == 1, "a large value must not be copied on the event loop"
+
+
 async def test_fsync_mode_round_trip(tmp_path: Path) -> None:
     store = FileStore(tmp_path, fsync=True)
     await store.set("key", b"value", expires_in=100)
