@@ -90,6 +90,9 @@ _LOCK_BATCH = 256
 _INLINE_BATCH = 32
 """``get_many`` of more keys than this reads in a worker thread, so the event loop is never held for long."""
 
+_INLINE_BATCH_BYTES = 1 << 20
+"""``get_many`` reads the rest in a worker thread once it has copied this much on the event loop."""
+
 _STALE_TEMP_SECONDS = 3600.0
 """Temporary files older than this were left by a crashed writer; ``delete_expired`` removes them."""
 
@@ -284,14 +287,15 @@ class FileStore(KVStore):
         located = [(key, *self._locate(key)) for key in keys]
         found: dict[str, bytes | None] = {}
         deferred: list[tuple[str, bytes, str]] = []
-        inline = len(located) <= _INLINE_BATCH
+        inline_bytes = _INLINE_BATCH_BYTES if len(located) <= _INLINE_BATCH else 0
         for key, encoded_key, path in located:
-            value = self._get_now(path, encoded_key) if inline else _TO_THREAD
+            value = self._get_now(path, encoded_key) if inline_bytes > 0 else _TO_THREAD
             if value is _TO_THREAD:
                 deferred.append((key, encoded_key, path))
                 found[key] = None  # keeps the callers' order
             else:
                 found[key] = value
+                inline_bytes -= len(value or b"")
         if deferred:
             found.update(await _in_thread(self._get_many_sync, deferred))
         return found
