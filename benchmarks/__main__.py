@@ -10,7 +10,7 @@ import asyncio
 import importlib
 import sys
 
-BACKENDS = ["memory", "redis"]
+BACKENDS = ["memory", "file", "redis"]
 
 
 def main(argv: list[str]) -> None:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from .base import TTL, KVStore
 from .errors import StoreError, StoreUnavailableError
+from .file import FileStore
 from .memory import MemoryStore
 
 if TYPE_CHECKING:
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
 
 __all__ = (
     "TTL",
+    "FileStore",
     "KVStore",
     "MemoryStore",
     "StoreError",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 BACKENDS: list[str] = [
     "memory",
+    "file",
     "redis",
     "valkey",
     "redis_cluster",
