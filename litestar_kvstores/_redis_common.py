@@ -240,7 +240,11 @@ class RedisLikeStore(KVStore):
 
         Connections time out after a few seconds and retry once, so an unreachable server raises
         :class:`StoreUnavailableError` quickly. ``explicit`` (``db``, ``port``, ... that are not ``None``) win over
-        the URL; ``client_options`` are passed to the pool and its connections and win over the defaults.
+        the URL; ``client_options`` are passed to the pool and its connections and win over the defaults. Nothing
+        connects before the first command.
+
+        Raises:
+            ValueError: the URL is invalid, or an option is unknown to the client library.
         """
         bridge = cls._bridge
         options: dict[str, Any] = {
@@ -255,6 +259,10 @@ class RedisLikeStore(KVStore):
         pool = bridge.pool_class.from_url(url, **options)
         # The URL's own parts win inside from_url; explicit arguments are meant to override them.
         pool.connection_kwargs.update({name: value for name, value in explicit.items() if value is not None})
+        try:
+            pool.make_connection()  # builds, does not open, a connection: an unknown option fails now, not later
+        except TypeError as exc:
+            raise ValueError(f"Unknown {bridge.product} client option: {exc}") from None
         return cls(bridge.client_class(connection_pool=pool), namespace=namespace, handle_client_shutdown=True)
 
     @classmethod

@@ -112,6 +112,10 @@ class RedisStore(RedisLikeStore):
             password: Password, overriding the URL's.
             namespace: As for the constructor.
             client_options: More options for the pool and its connections.
+
+        Raises:
+            ValueError: the URL is invalid, or an option is unknown to ``redis``; nothing connects before the first
+                command.
         """
         explicit = {"db": db, "port": port, "username": username, "password": password}
         return cls._from_url(url, namespace=namespace, explicit=explicit, client_options=client_options)
