@@ -277,6 +277,10 @@ class RedisLikeStore(KVStore):
             url: The URL of any node, e.g. ``redis://node1:6379``.
             namespace: As for the constructor.
             client_options: More options for the cluster client.
+
+        Raises:
+            ValueError: the URL is invalid, or an option is unknown to the cluster client; nothing connects before
+                the first command.
         """
         options: dict[str, Any] = {
             "max_connections": 1000,
@@ -285,7 +289,10 @@ class RedisLikeStore(KVStore):
             **client_options,
             "decode_responses": False,
         }
-        client = cls._bridge.cluster_class.from_url(url, **options)
+        try:
+            client = cls._bridge.cluster_class.from_url(url, **options)
+        except TypeError as exc:
+            raise ValueError(f"Unknown {cls._bridge.product} cluster client option: {exc}") from None
         return cls(client, namespace=namespace, handle_client_shutdown=True)
 
     def __repr__(self) -> str:

@@ -339,3 +339,7 @@ def test_with_client_rejects_unknown_options_and_bad_urls_before_connecting(stor
         store_class.with_client("redis://127.0.0.1:1", bogus_option=1)
     with pytest.raises(ValueError, match="scheme"):
         store_class.with_client("http://127.0.0.1:1")
+    with pytest.raises(ValueError, match="bogus_option"):
+        store_class.with_cluster("redis://127.0.0.1:1", bogus_option=1)
+    with pytest.raises(ValueError, match="scheme"):
+        store_class.with_cluster("http://127.0.0.1:1")
