@@ -14,6 +14,7 @@ namespaces never collide, whatever the keys contain. With ``namespace=None`` key
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from typing import Self
 
 __all__ = ("DEFAULT_NAMESPACE", "SCAN_COUNT", "ClientBridge", "RedisLikeStore")
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_NAMESPACE = "LITESTAR"
 """The root namespace when none is given, as in Litestar."""
@@ -75,6 +78,11 @@ def _ttl_milliseconds(ttl: object, name: str = "expires_in") -> int | None:
     """
     seconds = ttl_seconds(ttl, name)
     return None if seconds is None else max(1, round(seconds * 1000))
+
+
+def _is_wrong_type(exc: Exception) -> bool:
+    """Whether ``exc`` is the server's answer to a string command on a key holding a list, hash, ... ."""
+    return str(exc).startswith("WRONGTYPE")
 
 
 def _describe_address(client: Any, is_cluster: bool) -> str:
@@ -336,10 +344,13 @@ class RedisLikeStore(KVStore):
         """Return the value of ``key``, or ``None`` when it is missing or expired.
 
         With ``renew_for``, a key that has an expiry gets a new one of ``renew_for`` from now, in the same
-        round trip and atomically (a server-side script); a key without expiry keeps having none.
+        round trip and atomically (a server-side script); a key without expiry keeps having none. A key holding
+        another type than a string (a list, a hash, ...) is corrupt: it reads as missing, is logged at WARNING
+        and removed.
 
         Raises:
             StoreUnavailableError: the server cannot be reached.
+            StoreError: the server answered with an error.
         """
         name = self._prefix + check_key(key)
         renew_ms = None if renew_for is None else _ttl_milliseconds(renew_for, "renew_for")
@@ -353,8 +364,20 @@ class RedisLikeStore(KVStore):
             else:
                 value = await conn.run_script(GET_AND_RENEW, name, renew_ms)
         except conn.bridge.errors as exc:
-            raise conn.translate(exc) from exc
+            if not _is_wrong_type(exc):
+                raise conn.translate(exc) from exc
+            await self._remove_corrupt(name)
+            return None
         return value
+
+    async def _remove_corrupt(self, name: str) -> None:
+        """Log and delete ``name``, which holds another type than a string (written by other software)."""
+        logger.warning("%s entry %r is not a string value; it reads as missing and was removed", self, name)
+        conn = self._conn
+        try:
+            await conn.client.delete(name)
+        except conn.bridge.errors as exc:
+            raise conn.translate(exc) from exc
 
     async def delete(self, key: str) -> None:
         """Delete ``key``; a missing key is a no-op."""
@@ -414,7 +437,7 @@ class RedisLikeStore(KVStore):
             else:
                 value = await conn.run_script(INCR_WITH_EXPIRY, name, amount, milliseconds)
         except conn.bridge.response_error as exc:
-            if "integer" in str(exc) or "overflow" in str(exc):
+            if "integer" in str(exc) or "overflow" in str(exc) or _is_wrong_type(exc):
                 raise ValueError(f"The value of {key!r} is not an integer counter, or {amount} overflows it") from exc
             raise conn.translate(exc) from exc
         except conn.bridge.errors as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -127,16 +128,39 @@ async def test_an_unreachable_cluster_is_unavailable(store_class: type[RedisLike
         await assert_unavailable(store, OPERATIONS["get"], f"127.0.0.1:{port}", within=5)
 
 
-async def test_a_server_error_is_a_store_error(kind: Kind, request: pytest.FixtureRequest) -> None:
+async def test_a_key_of_another_type_is_corrupt_reads_as_missing_and_is_removed(
+    kind: Kind, request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture
+) -> None:
     url = str(request.getfixturevalue(f"{kind}_url"))
     async with STORE_CLASSES[kind].with_client(url, namespace=unique_namespace()) as store, raw_client(url) as raw:
-        await raw.rpush(f"{store.namespace}:list", b"x")  # another program's value of the wrong type
-        with pytest.raises(StoreError, match="WRONGTYPE") as caught:
-            await store.get("list")
-        assert not isinstance(caught.value, StoreUnavailableError)
-        with pytest.raises(StoreError, match="WRONGTYPE"):
-            await store.get("list", renew_for=5)
+        for renew_for in (None, 5):
+            await raw.rpush(f"{store.namespace}:list", b"x")  # another program's value of another type
+            with caplog.at_level(logging.WARNING):
+                assert await store.get("list", renew_for=renew_for) is None
+            assert "not a string value" in caplog.text
+            assert await raw.exists(f"{store.namespace}:list") == 0
+            caplog.clear()
+        await raw.rpush(f"{store.namespace}:list", b"x")
+        with pytest.raises(ValueError, match="integer"):
+            await store.incr("list")
+        assert await store.get_many(["list"]) == {"list": None}
         await store.delete_all()
+
+
+async def test_a_server_error_is_a_store_error(kind: Kind) -> None:
+    server = start_server(kind)
+    try:
+        async with STORE_CLASSES[kind].with_client(server.url) as store, raw_client(server.url) as raw:
+            await raw.config_set("maxmemory", 1)  # every write is now refused with an OOM error
+            with pytest.raises(StoreError, match="maxmemory") as caught:
+                await store.set("k", b"v")
+            assert not isinstance(caught.value, StoreUnavailableError)
+            assert f"127.0.0.1:{server.port}" in str(caught.value)
+            with pytest.raises(StoreError, match="maxmemory"):
+                await store.incr("n")
+            assert await store.get("k") is None  # reads still work
+    finally:
+        server.stop()
 
 
 async def test_more_concurrent_commands_than_connections_wait(kind: Kind, request: pytest.FixtureRequest) -> None:
