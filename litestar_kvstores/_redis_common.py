@@ -57,7 +57,7 @@ class ClientBridge:
         unavailable_errors: The subset meaning "the server cannot be reached" (connection, timeout, cluster down).
         response_error: An error reply of the server.
         no_script_error: The reply to ``EVALSHA`` of a script the server has not loaded.
-        default_retry: Returns the retry policy of clients made by ``with_client``.
+        retry_options: Returns the retry options of the connections of clients made by ``with_client``.
     """
 
     product: str
@@ -68,7 +68,7 @@ class ClientBridge:
     unavailable_errors: tuple[type[Exception], ...]
     response_error: type[Exception]
     no_script_error: type[Exception]
-    default_retry: Callable[[], object]
+    retry_options: Callable[[], dict[str, Any]]
 
 
 def _ttl_milliseconds(ttl: object, name: str = "expires_in") -> int | None:
@@ -260,7 +260,7 @@ class RedisLikeStore(KVStore):
             "timeout": 5.0,  # how long a command waits for a free connection of the pool
             "socket_connect_timeout": 2.0,
             "socket_timeout": 5.0,
-            "retry": bridge.default_retry(),
+            **bridge.retry_options(),
             **client_options,
             "decode_responses": False,
         }

@@ -22,10 +22,11 @@ if TYPE_CHECKING:
 __all__ = ("ValkeyStore",)
 
 
-def _default_retry() -> Retry:
+def _retry_options() -> dict[str, Any]:
     """One quick retry of a broken connection (e.g. to a restarted server); a timeout is not retried, so a silent
     server is reported after one timeout."""
-    return Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=1, supported_errors=(exceptions.ConnectionError,))
+    retry = Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=1, supported_errors=(exceptions.ConnectionError,))
+    return {"retry": retry, "retry_on_error": [exceptions.ConnectionError]}
 
 
 class _WaitingConnectionPool(WaitingPoolMixin, ConnectionPool):
@@ -49,7 +50,7 @@ _VALKEY = ClientBridge(
     ),
     response_error=exceptions.ResponseError,
     no_script_error=exceptions.NoScriptError,
-    default_retry=_default_retry,
+    retry_options=_retry_options,
 )
 
 
