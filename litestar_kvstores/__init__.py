@@ -11,3 +11,12 @@ __all__ = (
     "StoreError",
     "StoreUnavailableError",
 )
+
+
+def __getattr__(name: str) -> object:
+    # backends with optional dependencies are imported on first use, so the package imports without their extras
+    if name == "MongoStore":
+        from .mongo import MongoStore
+
+        return MongoStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,38 @@
+"""Helpers for the MongoDB tests: observing the commands a client sends (PyMongo's command monitoring)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo import monitoring
+
+# commands a client sends on its own (handshake, monitoring, sessions), not because of a store operation
+_BACKGROUND_COMMANDS = frozenset({"hello", "ismaster", "isMaster", "ping", "endSessions", "saslStart", "saslContinue"})
+
+
+class CommandLog(monitoring.CommandListener):
+    """Records the commands a client starts; observation of the real traffic, not mocking."""
+
+    def __init__(self) -> None:
+        self.events: list[monitoring.CommandStartedEvent] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name not in _BACKGROUND_COMMANDS:
+            self.events.append(event)
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+    def names(self) -> list[str]:
+        """The names of the commands started since the last :meth:`clear`, in order."""
+        return [event.command_name for event in self.events]
+
+    def commands(self, name: str) -> list[dict[str, Any]]:
+        """The command documents named ``name`` started since the last :meth:`clear`."""
+        return [dict(event.command) for event in self.events if event.command_name == name]
+
+    def clear(self) -> None:
+        self.events.clear()
