@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import warnings
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -24,7 +25,7 @@ from urllib.parse import parse_qsl, urlsplit
 from bson import Int64
 from bson.codec_options import CodecOptions
 from pymongo import AsyncMongoClient, ReplaceOne, ReturnDocument
-from pymongo.errors import ConnectionFailure, DuplicateKeyError, PyMongoError
+from pymongo.errors import ConnectionFailure, DocumentTooLarge, DuplicateKeyError, PyMongoError
 
 from .base import TTL, KVStore
 from .errors import StoreError, StoreUnavailableError
@@ -95,8 +96,8 @@ def _without_credentials(text: str, url: str) -> str:
 class _TranslateErrors:
     """Context manager turning PyMongo errors into this package's errors.
 
-    Connection problems become :class:`StoreUnavailableError` naming the server addresses; every other PyMongo error
-    becomes :class:`StoreError`. The original error is kept as ``__cause__``.
+    Connection problems become :class:`StoreUnavailableError` naming the server addresses, a value too large for a
+    document ``ValueError``, every other PyMongo error :class:`StoreError`. The original is kept as ``__cause__``.
     """
 
     __slots__ = ("_client",)
@@ -110,7 +111,9 @@ class _TranslateErrors:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if exc is None or not isinstance(exc, PyMongoError):
+        if isinstance(exc, DocumentTooLarge):  # a BSON error, not a PyMongoError
+            raise ValueError(f"Too large for one MongoDB document (16 MiB at most): {exc}") from exc
+        if not isinstance(exc, PyMongoError):
             return
         if isinstance(exc, ConnectionFailure):
             raise StoreUnavailableError(
@@ -245,13 +248,16 @@ class MongoStore(KVStore):
 
         Raises:
             TypeError, ValueError: ``namespace`` is invalid.
-            ValueError: PyMongo rejects ``url`` or an option (the message never contains credentials).
+            ValueError: PyMongo rejects ``url`` or does not know an option (the message never contains credentials).
         """
         path = _check_path(namespace)
         options = _with_default_timeouts(url, client_options)
         try:
-            client: AsyncMongoClient[Any] = AsyncMongoClient(url, **options)
-        except (PyMongoError, TypeError, ValueError) as exc:
+            with warnings.catch_warnings():
+                # PyMongo only warns about an unknown option; a typo must not pass silently
+                warnings.simplefilter("error")
+                client: AsyncMongoClient[Any] = AsyncMongoClient(url, **options)
+        except (PyMongoError, TypeError, ValueError, UserWarning) as exc:
             # from None: the original error may quote the URL with its credentials
             raise ValueError(f"Invalid MongoDB URL or client option: {_without_credentials(str(exc), url)}") from None
         store = cls.__new__(cls)

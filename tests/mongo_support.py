@@ -6,6 +6,8 @@ from typing import Any
 
 from pymongo import monitoring
 
+from litestar_kvstores.base import KVStore
+
 # commands a client sends on its own (handshake, monitoring, sessions), not because of a store operation
 _BACKGROUND_COMMANDS = frozenset({"hello", "ismaster", "isMaster", "ping", "endSessions", "saslStart", "saslContinue"})
 
@@ -36,3 +38,8 @@ class CommandLog(monitoring.CommandListener):
 
     def clear(self) -> None:
         self.events.clear()
+
+
+async def all_keys(store: KVStore) -> list[str]:
+    """Every key ``store.keys()`` yields, sorted."""
+    return sorted([key async for key in store.keys()])  # noqa: SIM118  # a store, not a dict
