@@ -64,6 +64,10 @@ async def test_delete_all_deletes_namespace_and_children_only(
     assert await grandchild.get("k") is None
     assert await apple.get("k") == b"apple"
     assert await mongo_store.get("parent-key") == b"p"
+    await mongo_store.delete_all()
+
+    assert await all_keys(mongo_store) == []
+    assert await apple.get("k") is None
     for document in foreign:
         assert await mongo_store.collection.count_documents({"_id": document["_id"]}) == 1
 
