@@ -20,11 +20,18 @@ The tests are ``async def`` and need ``pytest-asyncio`` in ``auto`` mode (``asyn
 
 from __future__ import annotations
 
+import asyncio
+import multiprocessing
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-__all__ = ("ContractTraits",)
+import pytest
+
+from .base import KVStore
+
+__all__ = ("AWKWARD_KEYS", "ContractTraits", "StoreContract")
 
 
 @dataclass(frozen=True)
@@ -41,3 +48,409 @@ class ContractTraits:
 
     expires_natively: bool = False
     opener: Callable[[], Any] | None = None
+
+
+def _incr_in_process(opener: Callable[[], Any], key: str, times: int) -> None:
+    """Child-process body of the cross-process ``incr`` test: open the store and count ``times`` times."""
+
+    async def run() -> None:
+        async with opener() as store:
+            for _ in range(times):
+                await store.incr(key)
+
+    asyncio.run(run())
+
+
+def _run_in_processes(opener: Callable[[], Any], key: str, processes: int, times: int) -> None:
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_incr_in_process, args=(opener, key, times)) for _ in range(processes)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(120)
+        assert worker.exitcode == 0, f"a worker process failed with exit code {worker.exitcode}"
+
+
+async def _collect(store: KVStore) -> set[str]:
+    return {key async for key in store.keys()}  # noqa: SIM118  (KVStore.keys, not dict.keys)
+
+
+# Keys that must survive any encoding a backend applies, and never collide across namespaces.
+AWKWARD_KEYS = [
+    "plain",
+    "with:colon",
+    "with/slash",
+    "../dot-dot",
+    "glob*?[x]",
+    "back\\slash",
+    "spaces and\ttabs",
+    "ünïcødé-ключ-鍵-🔑",
+    "%2F-looks-encoded",
+    "k" * 1024,
+]
+
+
+class StoreContract:
+    """The store contract of ``DESIGN.md``, one test per rule, for any store (see the module docstring)."""
+
+    # --- set --------------------------------------------------------------------------------------------------
+
+    async def test_set_then_get_returns_bytes(self, store: KVStore) -> None:
+        await store.set("key", b"value")
+        assert await store.get("key") == b"value"
+
+    async def test_set_encodes_str_as_utf8(self, store: KVStore) -> None:
+        await store.set("key", "välüe ✓")
+        assert await store.get("key") == "välüe ✓".encode()
+
+    async def test_set_stores_empty_and_binary_values(self, store: KVStore) -> None:
+        binary = bytes(range(256)) * 4
+        await store.set("empty", b"")
+        await store.set("binary", binary)
+        assert await store.get("empty") == b""
+        assert await store.get("binary") == binary
+
+    async def test_set_replaces_previous_value(self, store: KVStore) -> None:
+        await store.set("key", b"one", expires_in=100)
+        await store.set("key", b"two")
+        assert await store.get("key") == b"two"
+        assert await store.expires_in("key") is None
+
+    @pytest.mark.parametrize("value", [1, 1.5, None, ["a"], {"a": 1}, bytearray(b"x"), object()])
+    async def test_set_rejects_other_value_types(self, store: KVStore, value: Any) -> None:
+        with pytest.raises(TypeError):
+            await store.set("key", value)
+        assert await store.get("key") is None
+
+    @pytest.mark.parametrize("key", [1, b"key", None, ("a",)])
+    async def test_operations_reject_non_str_keys(self, store: KVStore, key: Any) -> None:
+        with pytest.raises(TypeError):
+            await store.set(key, b"value")
+        with pytest.raises(TypeError):
+            await store.get(key)
+        with pytest.raises(TypeError):
+            await store.delete(key)
+        with pytest.raises(TypeError):
+            await store.exists(key)
+        with pytest.raises(TypeError):
+            await store.expires_in(key)
+
+    async def test_operations_reject_empty_keys(self, store: KVStore) -> None:
+        with pytest.raises(ValueError, match="non-empty"):
+            await store.set("", b"value")
+        with pytest.raises(ValueError, match="non-empty"):
+            await store.get("")
+        with pytest.raises(ValueError, match="non-empty"):
+            await store.incr("")
+
+    @pytest.mark.parametrize("expires_in", [0, -1, 0.0, -0.5, timedelta(0), timedelta(seconds=-3), float("nan")])
+    async def test_set_rejects_non_positive_expiry(self, store: KVStore, expires_in: Any) -> None:
+        await store.set("key", b"old")
+        with pytest.raises(ValueError, match="expires_in"):
+            await store.set("key", b"new", expires_in=expires_in)
+        assert await store.get("key") == b"old"
+
+    @pytest.mark.parametrize("expires_in", ["10", True, b"1", [1]])
+    async def test_set_rejects_other_expiry_types(self, store: KVStore, expires_in: Any) -> None:
+        with pytest.raises(TypeError, match="expires_in"):
+            await store.set("key", b"value", expires_in=expires_in)
+        assert await store.get("key") is None
+
+    @pytest.mark.parametrize("expires_in", [60, 60.0, timedelta(minutes=1)])
+    async def test_set_with_expiry_types(self, store: KVStore, expires_in: Any) -> None:
+        await store.set("key", b"value", expires_in=expires_in)
+        assert await store.expires_in("key") == 60
+
+    async def test_set_keeps_sub_second_expiry(self, store: KVStore) -> None:
+        # a backend that rounded 0.4 s up to a whole second would still hold the key after 0.9 s
+        await store.set("key", b"value", expires_in=0.4)
+        assert await store.get("key") == b"value"
+        await asyncio.sleep(0.9)
+        assert await store.get("key") is None
+        assert not await store.exists("key")
+
+    async def test_set_without_expiry_never_expires(self, store: KVStore) -> None:
+        await store.set("key", b"value")
+        assert await store.expires_in("key") is None
+        assert await store.exists("key")
+
+    # --- get --------------------------------------------------------------------------------------------------
+
+    async def test_get_missing_returns_none(self, store: KVStore) -> None:
+        assert await store.get("missing") is None
+        assert await store.get("missing", renew_for=10) is None
+
+    async def test_get_expired_returns_none(self, store: KVStore) -> None:
+        await store.set("key", b"value", expires_in=0.2)
+        await asyncio.sleep(0.5)
+        assert await store.get("key") is None
+        assert await store.get("key", renew_for=100) is None
+
+    @pytest.mark.parametrize(
+        ("renew_for", "expected"),
+        [(100, 100), (50.5, 51), (timedelta(days=2), 172_800), (timedelta(seconds=90.25), 91)],
+    )
+    async def test_get_renews_expiry(self, store: KVStore, renew_for: Any, expected: int) -> None:
+        await store.set("key", b"value", expires_in=5)
+        assert await store.get("key", renew_for=renew_for) == b"value"
+        remaining = await store.expires_in("key")
+        assert remaining is not None
+        assert expected - 1 <= remaining <= expected
+
+    async def test_renewal_keeps_the_key_alive(self, store: KVStore) -> None:
+        await store.set("key", b"value", expires_in=0.6)
+        await asyncio.sleep(0.3)
+        assert await store.get("key", renew_for=1.5) == b"value"
+        await asyncio.sleep(0.6)  # past the original expiry
+        assert await store.get("key") == b"value"
+
+    async def test_renewal_leaves_keys_without_expiry_unexpiring(self, store: KVStore) -> None:
+        await store.set("key", b"value")
+        assert await store.get("key", renew_for=10) == b"value"
+        assert await store.expires_in("key") is None
+
+    @pytest.mark.parametrize(("renew_for", "error"), [(0, ValueError), (-5, ValueError), ("10", TypeError)])
+    async def test_get_rejects_invalid_renewal(self, store: KVStore, renew_for: Any, error: type[Exception]) -> None:
+        await store.set("key", b"value", expires_in=100)
+        with pytest.raises(error, match="renew_for"):
+            await store.get("key", renew_for=renew_for)
+        assert await store.get("key") == b"value"
+
+    # --- delete -----------------------------------------------------------------------------------------------
+
+    async def test_delete_removes_key(self, store: KVStore) -> None:
+        await store.set("key", b"value")
+        await store.set("other", b"value")
+        await store.delete("key")
+        assert await store.get("key") is None
+        assert await store.get("other") == b"value"
+
+    async def test_delete_missing_is_noop(self, store: KVStore) -> None:
+        await store.delete("missing")
+        assert await store.get("missing") is None
+
+    # --- delete_all -------------------------------------------------------------------------------------------
+
+    async def test_delete_all_clears_namespace_and_children_only(self, store: KVStore) -> None:
+        parent = store.with_namespace("parent")
+        app = parent.with_namespace("app")
+        apple = parent.with_namespace("apple")
+        app_child = app.with_namespace("child")
+        app_dotted = parent.with_namespace("app.x")
+        for ns in (store, parent, app, apple, app_child, app_dotted):
+            await ns.set("key", b"value")
+            await ns.set("app:key", b"value")
+        await app.set("other", b"value", expires_in=100)
+
+        await app.delete_all()
+
+        for cleared in (app, app_child):
+            assert await cleared.get("key") is None
+            assert await cleared.get("app:key") is None
+            assert await cleared.count() == 0
+        assert await app.get("other") is None
+        for kept in (store, parent, apple, app_dotted):
+            assert await kept.get("key") == b"value"
+            assert await kept.get("app:key") == b"value"
+
+    async def test_delete_all_of_empty_namespace(self, store: KVStore) -> None:
+        await store.with_namespace("empty").delete_all()
+        await store.set("key", b"value")
+        await store.with_namespace("empty").delete_all()
+        assert await store.get("key") == b"value"
+
+    # --- exists / expires_in ----------------------------------------------------------------------------------
+
+    async def test_exists(self, store: KVStore) -> None:
+        assert not await store.exists("key")
+        await store.set("key", b"")
+        assert await store.exists("key")
+
+    async def test_exists_is_false_for_expired_keys(self, store: KVStore) -> None:
+        await store.set("key", b"value", expires_in=0.2)
+        await asyncio.sleep(0.5)
+        assert not await store.exists("key")
+
+    async def test_expires_in_is_none_for_missing_expired_and_unexpiring(self, store: KVStore) -> None:
+        await store.set("forever", b"value")
+        await store.set("short", b"value", expires_in=0.2)
+        await asyncio.sleep(0.5)
+        assert await store.expires_in("missing") is None
+        assert await store.expires_in("forever") is None
+        assert await store.expires_in("short") is None
+
+    async def test_expires_in_rounds_up(self, store: KVStore) -> None:
+        await store.set("fraction", b"value", expires_in=10.3)
+        await store.set("whole", b"value", expires_in=10)
+        await store.set("tiny", b"value", expires_in=0.5)
+        assert await store.expires_in("fraction") == 11
+        assert await store.expires_in("whole") == 10
+        assert await store.expires_in("tiny") == 1
+
+    # --- namespaces -------------------------------------------------------------------------------------------
+
+    @pytest.mark.parametrize("name", ["rate_limit", "response_cache", "a-b.c", "UPPER", "0", "x" * 100])
+    async def test_with_namespace_accepts_valid_names(self, store: KVStore, name: str) -> None:
+        child = store.with_namespace(name)
+        await child.set("key", b"value")
+        assert await child.get("key") == b"value"
+        assert await store.get("key") is None
+
+    @pytest.mark.parametrize("name", ["", "a:b", "a/b", "a b", "ä", ".", "..", "a*", "a\n", "{tag}"])
+    def test_with_namespace_rejects_invalid_names(self, store: KVStore, name: str) -> None:
+        with pytest.raises(ValueError, match="namespace"):
+            store.with_namespace(name)
+
+    def test_with_namespace_rejects_non_str(self, store: KVStore) -> None:
+        with pytest.raises(TypeError):
+            store.with_namespace(1)  # type: ignore[arg-type]
+
+    async def test_keys_never_collide_across_namespaces(self, store: KVStore) -> None:
+        spaces = {
+            "root": store,
+            "a": store.with_namespace("a"),
+            "ab": store.with_namespace("ab"),
+            "a.b": store.with_namespace("a.b"),
+            "a/b": store.with_namespace("a").with_namespace("b"),
+            "a/with": store.with_namespace("a").with_namespace("with"),
+        }
+        for label, ns in spaces.items():
+            for key in AWKWARD_KEYS:
+                await ns.set(key, f"{label}|{key}")
+        # keys that spell out another namespace's key after prefixing
+        await spaces["a"].set("b:plain", b"a|b:plain")
+        await spaces["a"].set("b/plain", b"a|b/plain")
+        for label, ns in spaces.items():
+            for key in AWKWARD_KEYS:
+                assert await ns.get(key) == f"{label}|{key}".encode(), (label, key)
+            assert await _collect(ns) == set(AWKWARD_KEYS) | ({"b:plain", "b/plain"} if label == "a" else set())
+
+    # --- delete_expired ---------------------------------------------------------------------------------------
+
+    async def test_delete_expired_removes_due_entries_and_counts_them(
+        self, store: KVStore, contract_traits: ContractTraits
+    ) -> None:
+        child = store.with_namespace("child")
+        for i in range(3):
+            await store.set(f"due{i}", b"value", expires_in=0.2)
+        await child.set("due", b"value", expires_in=0.2)
+        await store.set("live", b"value", expires_in=100)
+        await store.set("forever", b"value")
+        await asyncio.sleep(0.5)
+
+        removed = await store.delete_expired()
+
+        if contract_traits.expires_natively:
+            assert 0 <= removed <= 4
+        else:
+            assert removed == 4
+        assert await _collect(store) == {"live", "forever"}
+        assert await child.count() == 0
+        assert await store.delete_expired() == 0
+
+    # --- extensions -------------------------------------------------------------------------------------------
+
+    async def test_get_many(self, store: KVStore) -> None:
+        await store.set("a", b"1")
+        await store.set("b", b"2")
+        await store.set("gone", b"3", expires_in=0.2)
+        await asyncio.sleep(0.5)
+        assert await store.get_many(["a", "b", "missing", "gone"]) == {
+            "a": b"1",
+            "b": b"2",
+            "missing": None,
+            "gone": None,
+        }
+        assert await store.get_many([]) == {}
+
+    async def test_set_many(self, store: KVStore) -> None:
+        await store.set_many({"a": b"1", "b": "2"}, expires_in=100)
+        assert await store.get_many(["a", "b"]) == {"a": b"1", "b": b"2"}
+        assert await store.expires_in("a") == 100
+        await store.set_many({})
+
+    async def test_set_many_rejects_bad_items_before_writing(self, store: KVStore) -> None:
+        with pytest.raises(TypeError):
+            await store.set_many({"a": b"1", "b": 2})  # type: ignore[dict-item]
+        with pytest.raises(ValueError, match="expires_in"):
+            await store.set_many({"a": b"1"}, expires_in=0)
+        assert await store.get("a") is None
+
+    async def test_delete_many(self, store: KVStore) -> None:
+        await store.set_many({"a": b"1", "b": b"2", "c": b"3"})
+        await store.delete_many(["a", "b", "missing"])
+        assert await _collect(store) == {"c"}
+        await store.delete_many([])
+
+    async def test_incr_creates_and_adds(self, store: KVStore) -> None:
+        assert await store.incr("counter") == 1
+        assert await store.incr("counter") == 2
+        assert await store.incr("counter", 10) == 12
+        assert await store.incr("counter", -20) == -8
+        assert await store.get("counter") == b"-8"
+
+    async def test_incr_on_a_stored_integer(self, store: KVStore) -> None:
+        await store.set("counter", b"41")
+        assert await store.incr("counter") == 42
+
+    async def test_incr_rejects_non_integer_values(self, store: KVStore) -> None:
+        await store.set("text", b"not a number")
+        with pytest.raises(ValueError, match="integer"):
+            await store.incr("text")
+        assert await store.get("text") == b"not a number"
+
+    async def test_incr_sets_expiry_only_on_creation(self, store: KVStore) -> None:
+        assert await store.incr("counter", expires_in=10) == 1
+        assert await store.incr("counter", expires_in=1000) == 2
+        assert await store.incr("counter") == 3
+        remaining = await store.expires_in("counter")
+        assert remaining is not None
+        assert remaining <= 10
+
+    async def test_incr_restarts_an_expired_counter(self, store: KVStore) -> None:
+        assert await store.incr("counter", 5, expires_in=0.2) == 5
+        await asyncio.sleep(0.5)
+        assert await store.incr("counter", expires_in=100) == 1
+        remaining = await store.expires_in("counter")
+        assert remaining is not None
+        assert remaining > 10
+
+    async def test_incr_is_atomic_under_concurrent_tasks(self, store: KVStore) -> None:
+        await asyncio.gather(*(store.incr("counter") for _ in range(200)))
+        assert await store.get("counter") == b"200"
+
+    async def test_incr_is_atomic_across_processes(self, store: KVStore, contract_traits: ContractTraits) -> None:
+        if contract_traits.opener is None:
+            pytest.skip("this store is not shared across processes")
+        await store.set("counter", b"0")
+        await asyncio.to_thread(_run_in_processes, contract_traits.opener, "counter", 4, 50)
+        assert await store.get("counter") == b"200"
+
+    async def test_keys_lists_this_namespace_only(self, store: KVStore) -> None:
+        await store.set_many({"a": b"1", "b": b"2"})
+        await store.set("gone", b"3", expires_in=0.2)
+        await store.with_namespace("child").set("c", b"3")
+        await asyncio.sleep(0.5)
+        assert await _collect(store) == {"a", "b"}
+        assert await store.count() == 2
+        assert await _collect(store.with_namespace("child")) == {"c"}
+
+    async def test_ping(self, store: KVStore) -> None:
+        assert await store.ping() is True
+
+    # --- concurrency ------------------------------------------------------------------------------------------
+
+    async def test_concurrent_writers_never_expose_partial_values(self, store: KVStore) -> None:
+        values = [bytes([i]) * 65_536 for i in range(8)]
+
+        async def write(value: bytes) -> None:
+            for _ in range(5):
+                await store.set("key", value)
+
+        async def read() -> None:
+            for _ in range(20):
+                seen = await store.get("key")
+                assert seen is None or seen in values
+
+        await asyncio.gather(*(write(v) for v in values), *(read() for _ in range(4)))
+        assert await store.get("key") in values

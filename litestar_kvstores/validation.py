@@ -47,16 +47,14 @@ def check_key(key: object) -> str:
 def encode_value(value: object) -> bytes:
     """Return ``value`` as ``bytes``: ``bytes`` as is, ``str`` UTF-8 encoded.
 
-    ``bytearray`` and ``memoryview`` are copied to ``bytes``.
-
     Raises:
-        TypeError: ``value`` is of any other type.
+        TypeError: ``value`` is of any other type (including ``bytearray``, which could change after the call).
     """
     if type(value) is bytes:
         return value
     if isinstance(value, str):
         return value.encode("utf-8")
-    if isinstance(value, bytes | bytearray | memoryview):
+    if isinstance(value, bytes):
         return bytes(value)
     raise TypeError(f"Store values must be bytes or str, not {type(value).__name__}")
 

@@ -14,6 +14,5 @@ from __future__ import annotations
 
 BACKENDS: list[str] = [
     "memory",
-    "file",
     "mongo",
 ]

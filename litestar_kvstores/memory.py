@@ -1,0 +1,274 @@
+"""An in-process, namespaced store: the embedded default.
+
+Entries live in plain dictionaries, one per namespace, shared by a root store and all its namespaces. No operation
+awaits while it touches them, so every operation is atomic within the event loop without a lock. The store is not
+shared across processes or threads: use the file, Redis, Valkey or MongoDB stores for that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Iterable, Mapping
+from time import monotonic
+from typing import TYPE_CHECKING
+
+from .base import TTL, KVStore
+from .validation import check_key, check_namespace, encode_value, remaining_whole_seconds, ttl_seconds
+
+if TYPE_CHECKING:
+    from typing import Self
+
+__all__ = ("MemoryStore",)
+
+_Entry = tuple[bytes, float | None]
+"""A stored value and its expiry as a ``time.monotonic()`` deadline (``None``: never expires)."""
+
+_SCAN_CHUNK = 10_000
+"""How many entries ``delete_expired`` inspects before it lets other tasks run."""
+
+
+def _due(entry: _Entry, now: float) -> bool:
+    return entry[1] is not None and entry[1] <= now
+
+
+class _SharedState:
+    """What a root store and all its namespaces share: the entries and the optional LRU bounds."""
+
+    __slots__ = ("lru", "max_bytes", "max_entries", "spaces", "total_bytes")
+
+    def __init__(self, max_entries: int | None, max_bytes: int | None) -> None:
+        self.spaces: dict[str, dict[str, _Entry]] = {}
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.total_bytes = 0
+        # (namespace path, key) -> value size, least recently used first; kept only when bounded.
+        self.lru: OrderedDict[tuple[str, str], int] | None = (
+            OrderedDict() if max_entries is not None or max_bytes is not None else None
+        )
+
+    def entries(self, path: str) -> dict[str, _Entry]:
+        """Return the (possibly new) entry dictionary of the namespace ``path``."""
+        return self.spaces.setdefault(path, {})
+
+    def paths_under(self, path: str) -> list[str]:
+        """Return ``path`` and the paths of all its child namespaces."""
+        if not path:
+            return list(self.spaces)
+        prefix = path + "/"
+        return [p for p in self.spaces if p == path or p.startswith(prefix)]
+
+    def forget(self, path: str, key: str) -> None:
+        """Drop ``key`` of ``path`` from the LRU bookkeeping (the caller removes the entry itself)."""
+        if self.lru is not None:
+            self.total_bytes -= self.lru.pop((path, key), 0)
+
+    def touch(self, path: str, key: str, size: int) -> None:
+        """Record a write of ``size`` bytes to ``key`` of ``path`` and evict least recently used entries."""
+        lru = self.lru
+        if lru is None:
+            return
+        slot = (path, key)
+        self.total_bytes += size - lru.get(slot, 0)
+        lru[slot] = size
+        lru.move_to_end(slot)
+        while (self.max_entries is not None and len(lru) > self.max_entries) or (
+            self.max_bytes is not None and self.total_bytes > self.max_bytes
+        ):
+            (old_path, old_key), old_size = lru.popitem(last=False)
+            self.total_bytes -= old_size
+            self.spaces[old_path].pop(old_key, None)
+
+
+class MemoryStore(KVStore):
+    """In-memory, namespaced, asynchronous key/value store with optional LRU bounds.
+
+    Args:
+        max_entries: Keep at most this many entries across the root and all namespaces, evicting the least
+            recently used (read or written) first. ``None``: unbounded.
+        max_bytes: Keep the sum of value lengths across the root and all namespaces at most this large, evicting
+            the least recently used first. A single value larger than this raises ``ValueError``.
+
+    Raises:
+        ValueError: a bound is not a positive ``int``.
+    """
+
+    __slots__ = ("_entries", "_path", "_state")
+
+    def __init__(self, max_entries: int | None = None, max_bytes: int | None = None) -> None:
+        for name, bound in (("max_entries", max_entries), ("max_bytes", max_bytes)):
+            if bound is not None and (not isinstance(bound, int) or isinstance(bound, bool) or bound < 1):
+                raise ValueError(f"{name} must be a positive int or None, got {bound!r}")
+        self._state = _SharedState(max_entries, max_bytes)
+        self._path = ""
+        self._entries = self._state.entries("")
+        self.namespace: str | None = None
+
+    def __repr__(self) -> str:
+        bounds = f", max_entries={self._state.max_entries}, max_bytes={self._state.max_bytes}"
+        return f"MemoryStore(namespace={self.namespace!r}{bounds})"
+
+    def with_namespace(self, namespace: str) -> Self:
+        """Return a store for the child namespace ``namespace``, sharing this store's entries and bounds.
+
+        Raises:
+            ValueError: ``namespace`` is not a valid namespace name.
+        """
+        name = check_namespace(namespace)
+        child = object.__new__(type(self))
+        child._state = self._state
+        child._path = f"{self._path}/{name}" if self._path else name
+        child._entries = self._state.entries(child._path)
+        child.namespace = child._path
+        return child
+
+    def _remove(self, key: str) -> None:
+        self._entries.pop(key, None)
+        self._state.forget(self._path, key)
+
+    def _live(self, key: str) -> _Entry | None:
+        """Return the entry of ``key`` unless it is missing or expired (an expired one is removed)."""
+        entry = self._entries.get(key)
+        if entry is not None and entry[1] is not None and entry[1] <= monotonic():
+            self._remove(key)
+            return None
+        return entry
+
+    def _check_fits(self, data: bytes) -> bytes:
+        max_bytes = self._state.max_bytes
+        if max_bytes is not None and len(data) > max_bytes:
+            raise ValueError(f"A value of {len(data)} bytes cannot fit in a store of max_bytes={max_bytes}")
+        return data
+
+    def _store(self, key: str, data: bytes, ttl: float | None) -> None:
+        self._entries[key] = (data, None if ttl is None else monotonic() + ttl)
+        self._state.touch(self._path, key, len(data))
+
+    async def set(self, key: str, value: str | bytes, expires_in: TTL | None = None) -> None:
+        """Store ``value`` under ``key``; see :meth:`KVStore.set`.
+
+        Raises:
+            TypeError: a wrong type of key, value or expiry.
+            ValueError: an empty key, a non-positive expiry, or a value larger than ``max_bytes``.
+        """
+        self._store(check_key(key), self._check_fits(encode_value(value)), ttl_seconds(expires_in))
+
+    async def get(self, key: str, renew_for: TTL | None = None) -> bytes | None:
+        """Return the value of ``key`` or ``None``; with ``renew_for``, an expiring entry gets a new expiry."""
+        if type(key) is not str or not key:
+            check_key(key)
+        entry = self._entries.get(key)
+        renew_seconds = None if renew_for is None else ttl_seconds(renew_for, "renew_for")
+        if entry is None:
+            return None
+        value, expires_at = entry
+        if expires_at is not None:
+            now = monotonic()
+            if expires_at <= now:
+                self._remove(key)
+                return None
+            if renew_seconds is not None:
+                self._entries[key] = (value, now + renew_seconds)
+        lru = self._state.lru
+        if lru is not None:
+            lru.move_to_end((self._path, key))
+        return value
+
+    async def delete(self, key: str) -> None:
+        """Delete ``key``; a missing key is a no-op."""
+        self._remove(check_key(key))
+
+    async def delete_all(self) -> None:
+        """Delete every entry of this namespace and its child namespaces."""
+        state = self._state
+        for path in state.paths_under(self._path):
+            entries = state.spaces[path]
+            if state.lru is not None:
+                for key in entries:
+                    state.forget(path, key)
+            entries.clear()
+
+    async def exists(self, key: str) -> bool:
+        """Return ``True`` if ``key`` is stored and not expired."""
+        if type(key) is not str or not key:
+            check_key(key)
+        return self._live(key) is not None
+
+    async def expires_in(self, key: str) -> int | None:
+        """Return the whole seconds (rounded up) until ``key`` expires, ``None`` if missing/expired/no expiry."""
+        entry = self._live(check_key(key))
+        if entry is None or entry[1] is None:
+            return None
+        return remaining_whole_seconds(entry[1] - monotonic())
+
+    async def delete_expired(self) -> int:
+        """Remove the expired entries of this namespace and its children and return how many were removed.
+
+        Finds the expired entries in one pass, then removes them in chunks, letting other tasks run between
+        chunks, so a large store does not hold up the event loop; it never rebuilds a dictionary.
+        """
+        removed = 0
+        state = self._state
+        for path in state.paths_under(self._path):
+            entries = state.spaces[path]
+            now = monotonic()
+            expired = [key for key, (_, expires_at) in entries.items() if expires_at is not None and expires_at <= now]
+            for start in range(0, len(expired), _SCAN_CHUNK):
+                chunk = expired[start : start + _SCAN_CHUNK]
+                if start:
+                    await asyncio.sleep(0)
+                    # other tasks ran: keep only the entries that are still there and still expired
+                    chunk = [key for key in chunk if (entry := entries.get(key)) is not None and _due(entry, now)]
+                for key in chunk:
+                    del entries[key]
+                if state.lru is not None:
+                    for key in chunk:
+                        state.forget(path, key)
+                removed += len(chunk)
+        return removed
+
+    async def incr(self, key: str, amount: int = 1, expires_in: TTL | None = None) -> int:
+        """Add ``amount`` to the integer counter ``key`` and return the new value.
+
+        Raises:
+            TypeError: ``amount`` is not an ``int``.
+            ValueError: the stored value is not a decimal integer.
+        """
+        check_key(key)
+        if not isinstance(amount, int) or isinstance(amount, bool):
+            raise TypeError(f"amount must be int, not {type(amount).__name__}")
+        ttl = ttl_seconds(expires_in)
+        entry = self._live(key)
+        if entry is None:
+            self._store(key, self._check_fits(str(amount).encode()), ttl)
+            return amount
+        try:
+            value = int(entry[0]) + amount
+        except ValueError:
+            raise ValueError(f"The value of {key!r} is not an integer and cannot be incremented") from None
+        # keep the expiry the counter was created with
+        self._entries[key] = (str(value).encode(), entry[1])
+        self._state.touch(self._path, key, len(self._entries[key][0]))
+        return value
+
+    async def keys(self) -> AsyncIterator[str]:
+        """Yield the keys of this namespace (not of its children) that are not expired, as of each step."""
+        for key in list(self._entries):
+            if self._live(key) is not None:
+                yield key
+
+    async def count(self) -> int:
+        """Return the number of keys of this namespace (not of its children) that are not expired."""
+        now = monotonic()
+        return sum(1 for _, expires_at in self._entries.values() if expires_at is None or expires_at > now)
+
+    async def get_many(self, keys: Iterable[str]) -> dict[str, bytes | None]:
+        """Return each key's value, ``None`` for missing or expired keys."""
+        return {key: await self.get(key) for key in keys}
+
+    async def set_many(self, mapping: Mapping[str, str | bytes], expires_in: TTL | None = None) -> None:
+        """Store every item of ``mapping`` with the same expiry; all arguments are checked before any write."""
+        ttl = ttl_seconds(expires_in)
+        items = [(check_key(key), self._check_fits(encode_value(value))) for key, value in mapping.items()]
+        for key, data in items:
+            self._store(key, data, ttl)

@@ -1,0 +1,7 @@
+"""The store contract of DESIGN.md, run against every backend listed in ``tests/backends.py``."""
+
+from litestar_kvstores.testing import StoreContract
+
+
+class TestContract(StoreContract):
+    """Every test of :class:`StoreContract`, once per backend (the ``store`` fixture is parametrized)."""
