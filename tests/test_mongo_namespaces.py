@@ -11,28 +11,18 @@ from litestar_kvstores.mongo import MongoStore
 
 from .mongo_support import all_keys
 
-FOREIGN_DOCUMENTS = [
-    {"_id": ObjectId(), "name": "a document of another application"},
-    {"_id": 42, "v": b"x"},
-    {"_id": "{root}", "v": b"no separator"},
-    {"_id": "{root}x:key", "v": b"longer root name"},
-    {"_id": "{root}.app:key", "v": b"dot instead of slash"},
-    {"_id": "prefix-{root}/app:key", "v": b"not anchored"},
-    {"_id": {"nested": "{root}/app:key"}, "v": b"a document id"},
-]
-
 
 def foreign_documents(root: str) -> list[dict[str, object]]:
-    """Documents of other software whose ids resemble the store's (regex-wise) without being in its namespaces."""
-    documents = []
-    for template in FOREIGN_DOCUMENTS:
-        document_id = template["_id"]
-        if isinstance(document_id, str):
-            document_id = document_id.format(root=root)
-        elif isinstance(document_id, dict):
-            document_id = {name: value.format(root=root) for name, value in document_id.items()}
-        documents.append({**template, "_id": document_id})
-    return documents
+    """Documents of other software in the store's collection, some with ids that resemble the store's."""
+    return [
+        {"_id": ObjectId(), "name": "a document of another application"},
+        {"_id": 42, "v": b"x"},
+        {"_id": root, "v": b"no separator"},
+        {"_id": f"{root}x:key", "v": b"longer root name"},
+        {"_id": f"{root}.app:key", "v": b"dot instead of slash"},
+        {"_id": f"prefix-{root}/app:key", "v": b"not anchored"},
+        {"_id": {"nested": f"{root}/app:key"}, "v": b"a document as id"},
+    ]
 
 
 @pytest.fixture

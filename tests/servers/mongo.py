@@ -12,6 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from .process import ServerProcess, wait_until
 
@@ -52,6 +53,7 @@ class MongoServer:
 
         assert self._process is not None
         self._process.ensure_running()
+        client: MongoClient[dict[str, Any]]
         with MongoClient(self.url, serverSelectionTimeoutMS=500, connectTimeoutMS=500) as client:
             return bool(client.admin.command("ping").get("ok"))
 
@@ -77,7 +79,7 @@ def start_mongo_server(port: int, log_dir: Path | None = None) -> MongoServer:
 
 
 def _serve(port: int) -> None:
-    from secantus.server import SecantusDBServer
+    from secantus.server import SecantusDBServer  # type: ignore[import-untyped]
 
     server = SecantusDBServer(host="127.0.0.1", port=port, storage_path=":memory:", ttl_sweep_seconds=TTL_SWEEP_SECONDS)
 
