@@ -6,7 +6,9 @@ namespace names joined with ``/``; names cannot contain ``/`` or ``:``, so a pre
 ``_id`` (which uses the ``_id`` index) selects exactly one namespace, or one namespace and its children.
 
 A TTL index on ``exp`` (``expireAfterSeconds=0``) lets the server delete expired documents by itself, but its sweep
-runs only about once a minute, so every read also filters on ``exp`` for to-the-second expiry.
+runs only about once a minute, so every read also checks ``exp`` for to-the-millisecond expiry: reads of one
+document fetch it by ``_id`` alone (the cheapest query on any server) and check here, the others filter on the
+server.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from urllib.parse import parse_qsl, urlsplit
 from bson import Int64
 from bson.codec_options import CodecOptions
 from pymongo import AsyncMongoClient, ReplaceOne, ReturnDocument
-from pymongo.errors import ConnectionFailure, DocumentTooLarge, DuplicateKeyError, PyMongoError
+from pymongo.errors import ConnectionFailure, DocumentTooLarge, DuplicateKeyError, OperationFailure, PyMongoError
 
 from .base import TTL, KVStore
 from .errors import StoreError, StoreUnavailableError
@@ -129,7 +131,15 @@ class _TranslateErrors:
             raise StoreUnavailableError(
                 f"MongoDB at {_addresses(self._client)} is unreachable ({type(exc).__name__})"
             ) from exc
-        raise StoreError(f"MongoDB operation failed on {_addresses(self._client)}: {type(exc).__name__}") from exc
+        raise StoreError(f"MongoDB operation failed on {_addresses(self._client)}: {_describe(exc)}") from exc
+
+
+def _describe(exc: PyMongoError) -> str:
+    """A one-line description of a server error: its class, code and message, without the documents involved."""
+    if isinstance(exc, OperationFailure):
+        message = (exc.details or {}).get("errmsg") or ""
+        return f"{type(exc).__name__} (code {exc.code}) {message}".rstrip()
+    return f"{type(exc).__name__}: {exc}"
 
 
 @dataclass(eq=False)
@@ -393,19 +403,18 @@ class MongoStore(KVStore):
         """Return ``True`` if ``key`` is stored and not expired."""
         document_id = self._key_prefix + check_key(key)
         with self._errors:
-            document = await self.collection.find_one({"_id": document_id, **_live(_now())}, {"_id": 1})
-        return document is not None
+            document = await self.collection.find_one({"_id": document_id}, _EXPIRY_ONLY)
+        return document is not None and _is_live(document, _now())
 
     async def expires_in(self, key: str) -> int | None:
         """Return the whole seconds (rounded up) until ``key`` expires; ``None`` if missing, expired or no expiry."""
         document_id = self._key_prefix + check_key(key)
-        now = _now()
         with self._errors:
-            document = await self.collection.find_one({"_id": document_id, **_live(now)}, _EXPIRY_ONLY)
+            document = await self.collection.find_one({"_id": document_id}, _EXPIRY_ONLY)
         expiry = None if document is None else document.get("exp")
         if not isinstance(expiry, datetime):
             return None
-        return remaining_whole_seconds((expiry - now).total_seconds())
+        return remaining_whole_seconds((expiry - _now()).total_seconds())
 
     async def delete_expired(self) -> int:
         """Delete the entries of this namespace and its children that are due now.

@@ -16,7 +16,7 @@ import pytest
 from litestar_kvstores.mongo import MongoStore
 from litestar_kvstores.testing import ContractTraits
 
-from .mongo_support import CommandLog
+from .mongo_support import CommandLog, collect_sockets_leaked_by_pymongo
 from .servers.mongo import start_mongo_server
 from .servers.process import free_port
 
@@ -54,6 +54,7 @@ async def mongo_store(mongo_url: str, mongo_namespace: str) -> AsyncIterator[Mon
     async with open_mongo_store(mongo_url, mongo_namespace) as store:
         yield store
         await store.delete_all()
+    collect_sockets_leaked_by_pymongo()
 
 
 @pytest.fixture
@@ -78,6 +79,7 @@ async def logged_mongo_store(
     async with store:
         yield store
         await store.delete_all()
+    collect_sockets_leaked_by_pymongo()
 
 
 @pytest.fixture
@@ -91,3 +93,4 @@ async def unindexed_mongo_store(mongo_url: str) -> AsyncIterator[MongoStore]:
     async with MongoStore.with_client(mongo_url, database=TEST_DATABASE, collection=collection) as store:
         yield store
         await store.collection.drop()
+    collect_sockets_leaked_by_pymongo()

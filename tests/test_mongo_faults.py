@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 import time
 import traceback
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,22 +13,15 @@ import pytest
 from litestar_kvstores import StoreError, StoreUnavailableError
 from litestar_kvstores.mongo import DEFAULT_TIMEOUT_MS, MongoStore
 
+from .mongo_support import collect_sockets_leaked_by_pymongo
 from .servers.mongo import start_mongo_server
 from .servers.process import free_port
 
 
 @pytest.fixture(autouse=True)
-def collect_sockets_leaked_by_pymongo() -> Iterator[None]:
-    """Collect, silently, the socket PyMongo leaks when a client closes while its monitor is connecting.
-
-    PyMongo 4.20's ``_async_create_connection`` closes the socket on ``OSError`` but not on cancellation, so closing
-    a client whose server is unreachable can leave one socket to the garbage collector, which would report a
-    ``ResourceWarning`` in whatever test runs next.
-    """
+def _collect_leaked_sockets() -> Iterator[None]:
     yield
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        gc.collect()
+    collect_sockets_leaked_by_pymongo()
 
 
 def unreachable_url() -> str:
@@ -136,7 +127,7 @@ async def test_server_error_becomes_store_error_and_keeps_the_old_value(mongo_ur
         await store.collection.database.create_collection("validated", validator={"v": {"$ne": b"rejected"}})
         try:
             await store.set("k", b"old")
-            with pytest.raises(StoreError) as caught:
+            with pytest.raises(StoreError, match="code 121") as caught:
                 await store.set("k", b"rejected")
             assert not isinstance(caught.value, StoreUnavailableError)
             assert await store.get("k") == b"old"
