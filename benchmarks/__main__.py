@@ -10,7 +10,7 @@ import asyncio
 import importlib
 import sys
 
-BACKENDS = ["memory", "file", "redis"]
+BACKENDS = ["memory", "file", "redis", "mongo"]
 
 
 def main(argv: list[str]) -> None:

@@ -11,6 +11,7 @@ from .file import FileStore
 from .memory import MemoryStore
 
 if TYPE_CHECKING:
+    from .mongo import MongoStore as MongoStore
     from .redis import RedisStore as RedisStore
     from .valkey import ValkeyStore as ValkeyStore
 
@@ -24,7 +25,7 @@ __all__ = (
 )
 
 # Stores whose client library is an optional extra: imported on first access, so the package imports without it.
-_LAZY_STORES = {"RedisStore": ".redis", "ValkeyStore": ".valkey"}
+_LAZY_STORES = {"MongoStore": ".mongo", "RedisStore": ".redis", "ValkeyStore": ".valkey"}
 
 
 def __getattr__(name: str) -> Any:

@@ -19,4 +19,5 @@ BACKENDS: list[str] = [
     "valkey",
     "redis_cluster",
     "valkey_cluster",
+    "mongo",
 ]

@@ -13,6 +13,7 @@ pytest_plugins = [
     "tests.fixtures_file",
     "tests.fixtures_memory",
     "tests.fixtures_redis",
+    "tests.fixtures_mongo",
 ]
 
 

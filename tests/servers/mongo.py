@@ -1,0 +1,96 @@
+"""A MongoDB wire-protocol server for the tests: SecantusDB in a child process, in memory, on a loopback port.
+
+No real ``mongod`` can be installed here (see ``FACTS.md``), so the fixtures start SecantusDB through its Python
+API, which (unlike its console script) honours a short TTL sweep interval. Run as a module
+(``python -m tests.servers.mongo PORT``) it serves until it receives SIGTERM or SIGINT.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import tempfile
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from .process import ServerProcess, wait_until
+
+__all__ = ("MongoServer", "start_mongo_server")
+
+TTL_SWEEP_SECONDS = 1.0
+"""How often the server removes documents whose TTL-indexed date has passed (a real ``mongod`` sweeps every 60 s)."""
+
+STARTUP_TIMEOUT = 30.0
+
+
+class MongoServer:
+    """A running SecantusDB child process listening on ``127.0.0.1:port``."""
+
+    def __init__(self, port: int, log_dir: Path) -> None:
+        self.port = port
+        self.log_dir = log_dir
+        self._process: ServerProcess | None = None
+
+    @property
+    def url(self) -> str:
+        """The connection URL. The server calls itself a one-member replica set, so clients use replica-set mode."""
+        return f"mongodb://127.0.0.1:{self.port}/"
+
+    def start(self) -> None:
+        """Start the child process and wait until it answers ``ping``.
+
+        Raises:
+            RuntimeError: the server exited or did not answer within ``STARTUP_TIMEOUT`` seconds.
+        """
+        argv = [sys.executable, "-m", "tests.servers.mongo", str(self.port)]
+        project_root = Path(__file__).resolve().parents[2]
+        self._process = ServerProcess(argv, self.log_dir / f"mongo-{self.port}.log", cwd=project_root)
+        wait_until(self._answers_ping, STARTUP_TIMEOUT, f"SecantusDB on port {self.port}", interval=0.05)
+
+    def _answers_ping(self) -> bool:
+        from pymongo import MongoClient
+
+        assert self._process is not None
+        self._process.ensure_running()
+        client: MongoClient[dict[str, Any]]
+        with MongoClient(self.url, serverSelectionTimeoutMS=500, connectTimeoutMS=500) as client:
+            return bool(client.admin.command("ping").get("ok"))
+
+    def kill(self) -> None:
+        """Kill the child process at once, like a crash (``stop`` takes about 2 s for an orderly shutdown)."""
+        if self._process is not None:
+            self._process.process.kill()
+            self._process.stop()
+            self._process = None
+
+    def stop(self) -> None:
+        """Stop the child process (no-op if it is not running)."""
+        if self._process is not None:
+            self._process.stop()
+            self._process = None
+
+
+def start_mongo_server(port: int, log_dir: Path | None = None) -> MongoServer:
+    """Start a :class:`MongoServer` on ``port`` and return it once it answers ``ping``."""
+    server = MongoServer(port, log_dir or Path(tempfile.mkdtemp(prefix="kvstores-mongo-")))
+    server.start()
+    return server
+
+
+def _serve(port: int) -> None:
+    from secantus.server import SecantusDBServer  # type: ignore[import-untyped]
+
+    server = SecantusDBServer(host="127.0.0.1", port=port, storage_path=":memory:", ttl_sweep_seconds=TTL_SWEEP_SECONDS)
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        server.stop()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    server.start()
+    server.wait()
+
+
+if __name__ == "__main__":
+    _serve(int(sys.argv[1]))
