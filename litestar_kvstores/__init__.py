@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 from .base import TTL, KVStore
+from .cache import invalidate_path, invalidate_path_prefix
 from .errors import StoreError, StoreUnavailableError
 from .memory import MemoryStore
+from .plugin import KVStoresConfig, KVStoresPlugin, provide_store
+from .registry import StoreRegistry
+from .urls import redact_url, register_scheme, store_from_url
 
 __all__ = (
     "TTL",
     "KVStore",
+    "KVStoresConfig",
+    "KVStoresPlugin",
     "MemoryStore",
     "StoreError",
+    "StoreRegistry",
     "StoreUnavailableError",
+    "invalidate_path",
+    "invalidate_path_prefix",
+    "provide_store",
+    "redact_url",
+    "register_scheme",
+    "store_from_url",
 )
