@@ -155,13 +155,17 @@ class KVStoresPlugin(InitPluginProtocol, CLIPluginProtocol):
         ValueError: a URL of the config is invalid; nothing has connected yet.
     """
 
-    __slots__ = ("_cleanup_task", "_entering", "config", "registry")
+    __slots__ = ("_cleanup_task", "_entering", "cleanup_runs", "config", "last_cleanup", "registry")
 
     def __init__(self, config: KVStoresConfig | None = None) -> None:
         self.config = config or KVStoresConfig()
         self.registry = build_registry(self.config)
         self._cleanup_task: asyncio.Task[None] | None = None
         self._entering: set[asyncio.Task[None]] = set()
+        self.cleanup_runs = 0
+        """How many clean-up passes (start-up and background) have finished."""
+        self.last_cleanup: dict[str, int] = {}
+        """What the last clean-up pass removed, by store name (stores that failed are missing)."""
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         """Install the registry, the lifecycle and the dependencies on ``app_config``.
@@ -261,6 +265,8 @@ class KVStoresPlugin(InitPluginProtocol, CLIPluginProtocol):
                 removed[name] = int(await delete_expired() or 0)
             except Exception:
                 logger.warning("delete_expired failed on the store %s", name, exc_info=True)
+        self.last_cleanup = removed
+        self.cleanup_runs += 1
         return removed
 
     async def _clean_periodically(self, interval: float) -> None:

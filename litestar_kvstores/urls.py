@@ -20,7 +20,7 @@ from importlib import import_module
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 if TYPE_CHECKING:
     from litestar.stores.base import Store
@@ -113,7 +113,12 @@ def redact_url(url: str) -> str:
         ],
         safe="*",
     )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    return _unsplit(parts.scheme, netloc, parts.path, query, parts.fragment)
+
+
+def _unsplit(scheme: str, netloc: str, path: str, query: str, fragment: str = "") -> str:
+    """Join URL parts, always with ``//`` (``urlunsplit`` drops it for unknown schemes without a host)."""
+    return f"{scheme}://{netloc}{path}" + (f"?{query}" if query else "") + (f"#{fragment}" if fragment else "")
 
 
 # -- option handling shared by the built-in factories ------------------------------------------------------------
@@ -141,7 +146,7 @@ def _split_options(
             own[name] = value
         else:
             client[name] = value
-    stripped = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(client_query), parts.fragment))
+    stripped = _unsplit(parts.scheme, parts.netloc, parts.path, urlencode(client_query), parts.fragment)
     return stripped, own, client
 
 

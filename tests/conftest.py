@@ -11,6 +11,7 @@ from .backends import BACKENDS
 
 pytest_plugins = [
     "tests.fixtures_memory",
+    "tests.fixtures_plugin",
 ]
 
 
