@@ -28,6 +28,10 @@ _SCAN_CHUNK = 10_000
 """How many entries ``delete_expired`` inspects before it lets other tasks run."""
 
 
+def _due(entry: _Entry, now: float) -> bool:
+    return entry[1] is not None and entry[1] <= now
+
+
 class _SharedState:
     """What a root store and all its namespaces share: the entries and the optional LRU bounds."""
 
@@ -186,7 +190,9 @@ class MemoryStore(KVStore):
 
     async def exists(self, key: str) -> bool:
         """Return ``True`` if ``key`` is stored and not expired."""
-        return self._live(check_key(key)) is not None
+        if type(key) is not str or not key:
+            check_key(key)
+        return self._live(key) is not None
 
     async def expires_in(self, key: str) -> int | None:
         """Return the whole seconds (rounded up) until ``key`` expires, ``None`` if missing/expired/no expiry."""
@@ -198,24 +204,27 @@ class MemoryStore(KVStore):
     async def delete_expired(self) -> int:
         """Remove the expired entries of this namespace and its children and return how many were removed.
 
-        Works through the entries in chunks and lets other tasks run between chunks, so a large store does not
-        hold up the event loop; it never rebuilds a dictionary.
+        Finds the expired entries in one pass, then removes them in chunks, letting other tasks run between
+        chunks, so a large store does not hold up the event loop; it never rebuilds a dictionary.
         """
         removed = 0
         state = self._state
         for path in state.paths_under(self._path):
             entries = state.spaces[path]
-            keys = list(entries)
-            for start in range(0, len(keys), _SCAN_CHUNK):
-                now = monotonic()
-                for key in keys[start : start + _SCAN_CHUNK]:
-                    # look the entry up again: it may have been replaced or removed while we yielded
-                    entry = entries.get(key)
-                    if entry is not None and entry[1] is not None and entry[1] <= now:
-                        del entries[key]
+            now = monotonic()
+            expired = [key for key, (_, expires_at) in entries.items() if expires_at is not None and expires_at <= now]
+            for start in range(0, len(expired), _SCAN_CHUNK):
+                chunk = expired[start : start + _SCAN_CHUNK]
+                if start:
+                    await asyncio.sleep(0)
+                    # other tasks ran: keep only the entries that are still there and still expired
+                    chunk = [key for key in chunk if (entry := entries.get(key)) is not None and _due(entry, now)]
+                for key in chunk:
+                    del entries[key]
+                if state.lru is not None:
+                    for key in chunk:
                         state.forget(path, key)
-                        removed += 1
-                await asyncio.sleep(0)
+                removed += len(chunk)
         return removed
 
     async def incr(self, key: str, amount: int = 1, expires_in: TTL | None = None) -> int:

@@ -1,0 +1,148 @@
+"""MemoryStore specifics: namespaces sharing one root, LRU bounds, delete_expired without blocking."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from litestar_kvstores import MemoryStore
+
+
+async def test_namespaces_share_the_root_but_not_keys() -> None:
+    root = MemoryStore()
+    a, b = root.with_namespace("a"), root.with_namespace("b")
+    await a.set("key", b"a")
+    await b.set("key", b"b")
+    assert await a.get("key") == b"a"
+    assert await b.get("key") == b"b"
+    assert await root.get("key") is None
+    assert a.namespace == "a"
+    assert a.with_namespace("c").namespace == "a/c"
+    assert root.namespace is None
+
+
+async def test_root_delete_all_clears_every_namespace() -> None:
+    root = MemoryStore()
+    await root.set("key", b"root")
+    await root.with_namespace("a").with_namespace("b").set("key", b"deep")
+    await root.delete_all()
+    assert await root.get("key") is None
+    assert await root.with_namespace("a").with_namespace("b").get("key") is None
+
+
+async def test_a_namespace_object_keeps_working_after_its_parent_cleared_it() -> None:
+    root = MemoryStore()
+    child = root.with_namespace("child")
+    await child.set("key", b"before")
+    await root.delete_all()
+    await child.set("key", b"after")
+    assert await root.with_namespace("child").get("key") == b"after"
+
+
+@pytest.mark.parametrize("bounds", [{"max_entries": 0}, {"max_bytes": -1}, {"max_entries": 1.5}, {"max_bytes": True}])
+def test_bounds_must_be_positive_ints(bounds: dict[str, object]) -> None:
+    with pytest.raises(ValueError, match="positive int"):
+        MemoryStore(**bounds)  # type: ignore[arg-type]
+
+
+async def test_max_entries_evicts_least_recently_used_across_namespaces() -> None:
+    root = MemoryStore(max_entries=3)
+    ns = root.with_namespace("ns")
+    await root.set("a", b"1")
+    await ns.set("b", b"2")
+    await root.set("c", b"3")
+    assert await root.get("a") == b"1"  # "a" is now the most recently used; "b" the least
+    await ns.set("d", b"4")
+    assert await ns.get("b") is None
+    assert await root.get_many(["a", "c"]) == {"a": b"1", "c": b"3"}
+    assert await ns.get("d") == b"4"
+
+
+async def test_max_bytes_counts_value_lengths_across_namespaces() -> None:
+    root = MemoryStore(max_bytes=10)
+    ns = root.with_namespace("ns")
+    await root.set("a", b"12345")
+    await ns.set("b", b"12345")
+    await root.set("a", b"123")  # replacing shrinks the total: nothing evicted
+    assert await ns.get("b") == b"12345"
+    await ns.set("c", b"1234")  # 3 + 5 + 4 > 10: "a" (least recently used) goes
+    assert await root.get("a") is None
+    assert await ns.get_many(["b", "c"]) == {"b": b"12345", "c": b"1234"}
+
+
+async def test_value_larger_than_max_bytes_is_rejected_and_nothing_is_lost() -> None:
+    store = MemoryStore(max_bytes=8)
+    await store.set("key", b"old")
+    with pytest.raises(ValueError, match="max_bytes=8"):
+        await store.set("key", b"x" * 9)
+    with pytest.raises(ValueError, match="max_bytes=8"):
+        await store.set_many({"other": b"ok", "big": b"x" * 9})
+    assert await store.get("key") == b"old"
+    assert await store.get("other") is None
+
+
+async def test_delete_and_delete_all_release_bounded_space() -> None:
+    store = MemoryStore(max_bytes=10)
+    ns = store.with_namespace("ns")
+    await ns.set("a", b"1234567890")
+    await ns.delete_all()
+    await store.set("b", b"1234567890")
+    await store.delete("b")
+    await store.set("c", b"12345")
+    await store.set("d", b"12345")
+    assert await store.get_many(["c", "d"]) == {"c": b"12345", "d": b"12345"}
+
+
+async def test_expired_entries_release_bounded_space() -> None:
+    store = MemoryStore(max_entries=2)
+    await store.set("a", b"1", expires_in=0.1)
+    await store.set("b", b"2", expires_in=0.1)
+    await asyncio.sleep(0.3)
+    assert await store.delete_expired() == 2
+    await store.set("c", b"3")
+    await store.set("d", b"4")
+    assert await store.get_many(["c", "d"]) == {"c": b"3", "d": b"4"}
+
+
+async def test_delete_expired_lets_other_tasks_run_on_large_stores() -> None:
+    store = MemoryStore()
+    await store.set_many({f"k{i}": b"v" for i in range(50_000)}, expires_in=0.05)
+    await asyncio.sleep(0.1)
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    removed = await store.delete_expired()
+    task.cancel()
+    assert removed == 50_000
+    assert ticks >= 4  # the ticker ran between chunks, not only before and after
+    assert await store.count() == 0
+
+
+async def test_delete_expired_keeps_entries_renewed_while_it_yielded() -> None:
+    store = MemoryStore()
+    await store.set_many({f"k{i}": b"v" for i in range(25_000)}, expires_in=0.05)
+    await asyncio.sleep(0.1)
+
+    async def rewrite_last() -> None:
+        await asyncio.sleep(0)
+        await store.set("k24999", b"fresh")
+
+    writer = asyncio.create_task(rewrite_last())
+    removed = await store.delete_expired()
+    await writer
+    assert removed == 24_999
+    assert await store.get("k24999") == b"fresh"
+
+
+def test_repr_names_bounds() -> None:
+    assert repr(MemoryStore(max_entries=5).with_namespace("x")) == (
+        "MemoryStore(namespace='x', max_entries=5, max_bytes=None)"
+    )
