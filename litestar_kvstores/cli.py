@@ -44,23 +44,29 @@ def describe_address(store: Store) -> str:
 
 
 def _named_stores(app: Litestar) -> dict[str, Store]:
+    """The app's stores by name, sorted, then the root of the default factory as ``(default)`` if there is one."""
     registry = app.stores
     stores = getattr(registry, "stores", None)
-    if callable(stores):
-        named: dict[str, Store] = stores()
-        return dict(sorted(named.items()))
-    return dict(sorted(registry._stores.items()))
+    named: dict[str, Store] = dict(sorted((stores() if callable(stores) else registry._stores).items()))
+    for index, root in enumerate(getattr(registry, "owned_stores", [])):
+        named["(default)" if index == 0 else f"(default {index})"] = root
+    return named
+
+
+def _cleanup_targets(app: Litestar) -> dict[str, Store]:
+    """:func:`_named_stores` without the namespaces the default factory made: the root's clean-up covers them."""
+    created = {id(store) for store in getattr(app.stores, "created_stores", [])}
+    return {name: store for name, store in _named_stores(app).items() if id(store) not in created}
 
 
 def _line(name: str, store: Store, detail: str) -> str:
     return f"{name:<20} {type(store).__name__:<14} {describe_address(store):<30} {detail}"
 
 
-async def _close_all(app: Litestar, stores: dict[str, Store]) -> None:
+async def _close_all(app: Litestar) -> None:
     """Close what the command opened: a CLI process owns its stores' clients for its whole (short) life."""
     seen: set[int] = set()
-    owned = getattr(app.stores, "owned_stores", [])
-    for store in [*stores.values(), *owned]:
+    for store in _named_stores(app).values():
         if id(store) in seen:
             continue
         seen.add(id(store))
@@ -70,11 +76,8 @@ async def _close_all(app: Litestar, stores: dict[str, Store]) -> None:
             click.echo(f"closing {type(store).__name__} failed: {exc}", err=True)
 
 
-def _for_each_store(app: Litestar, describe: Callable[[Store], Awaitable[str]], only: str | None = None) -> None:
+def _for_each_store(app: Litestar, stores: dict[str, Store], describe: Callable[[Store], Awaitable[str]]) -> None:
     """Print one line per store with ``describe(store)``; a failing store prints its error. Exit 1 if any failed."""
-    stores = _named_stores(app)
-    if only is not None:
-        stores = {only: app.stores.get(only)}
     failed = False
 
     async def run() -> None:
@@ -88,7 +91,7 @@ def _for_each_store(app: Litestar, describe: Callable[[Store], Awaitable[str]], 
                     detail = f"error: {type(exc).__name__}: {exc}"
                 click.echo(_line(name, store, detail))
         finally:
-            await _close_all(app, stores)
+            await _close_all(app)
 
     if not stores:
         click.echo("no stores")
@@ -134,13 +137,13 @@ def stores_group() -> None:
 @click.command("list")
 def list_command(app: Litestar) -> None:
     """One line per store: name, backend, address, key count."""
-    _for_each_store(app, _key_count)
+    _for_each_store(app, _named_stores(app), _key_count)
 
 
 @click.command("stats")
 def stats_command(app: Litestar) -> None:
     """One line per store: name, backend, address, ping time, key count and the store's own statistics."""
-    _for_each_store(app, _stats)
+    _for_each_store(app, _named_stores(app), _stats)
 
 
 @click.command("clear")
@@ -148,7 +151,8 @@ def stats_command(app: Litestar) -> None:
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 def clear_command(app: Litestar, name: str, yes: bool) -> None:
     """Delete every entry of the store NAME (and of its namespaces)."""
-    if name not in _named_stores(app):
+    stores = _named_stores(app)
+    if name not in stores:
         raise click.BadParameter(f"no store named {name!r}", param_hint="NAME")
     if not yes and not click.confirm(f"Delete every entry of the store {name!r}?"):
         click.echo("aborted")
@@ -158,13 +162,13 @@ def clear_command(app: Litestar, name: str, yes: bool) -> None:
         await store.delete_all()
         return "cleared"
 
-    _for_each_store(app, clear, only=name)
+    _for_each_store(app, {name: stores[name]}, clear)
 
 
 @click.command("delete-expired")
 def delete_expired_command(app: Litestar) -> None:
     """Remove expired entries from every store now; one line per store with how many were removed."""
-    _for_each_store(app, _delete_expired)
+    _for_each_store(app, _cleanup_targets(app), _delete_expired)
 
 
 for _command in (list_command, stats_command, clear_command, delete_expired_command):
