@@ -7,11 +7,13 @@ from .cache import invalidate_path, invalidate_path_prefix
 from .errors import StoreError, StoreUnavailableError
 from .memory import MemoryStore
 from .plugin import KVStoresConfig, KVStoresPlugin, provide_store
+from .rate_limit import AtomicRateLimitMiddleware
 from .registry import StoreRegistry
 from .urls import redact_url, register_scheme, store_from_url
 
 __all__ = (
     "TTL",
+    "AtomicRateLimitMiddleware",
     "KVStore",
     "KVStoresConfig",
     "KVStoresPlugin",
