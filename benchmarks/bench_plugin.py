@@ -19,6 +19,7 @@ import httpx
 from litestar import Litestar, get
 from litestar.config.response_cache import ResponseCacheConfig
 from litestar.middleware.rate_limit import RateLimitConfig, RateLimitMiddleware
+from litestar.stores.base import Store
 from litestar.stores.memory import MemoryStore as LitestarMemoryStore
 
 from litestar_kvstores import AtomicRateLimitMiddleware, KVStoresConfig, KVStoresPlugin, MemoryStore, invalidate_path
@@ -48,14 +49,14 @@ def build(subject: str, rate_limited: bool) -> Litestar:
     if subject == "kvstores":
         plugin = KVStoresPlugin(KVStoresConfig(default=MemoryStore(), cleanup_interval=None))
         return Litestar([index, item], middleware=middleware, plugins=[plugin], response_cache_config=cache)
-    stores = {"rate_limit": LitestarMemoryStore(), "response_cache": LitestarMemoryStore()}
+    stores: dict[str, Store] = {"rate_limit": LitestarMemoryStore(), "response_cache": LitestarMemoryStore()}
     return Litestar([index, item], middleware=middleware, stores=stores, response_cache_config=cache)
 
 
 @asynccontextmanager
 async def serving(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
     async with app.lifespan():
-        transport = httpx.ASGITransport(app=app)
+        transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]  # Litestar's scope types are narrower
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
             yield client
 
