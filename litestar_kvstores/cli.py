@@ -150,10 +150,16 @@ def stats_command(app: Litestar) -> None:
 @click.argument("name")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 def clear_command(app: Litestar, name: str, yes: bool) -> None:
-    """Delete every entry of the store NAME (and of its namespaces)."""
+    """Delete every entry of the store NAME (and of its namespaces).
+
+    NAME is a configured store, ``(default)``, or any name the default store's namespaces serve (``sessions``...).
+    """
     stores = _named_stores(app)
     if name not in stores:
-        raise click.BadParameter(f"no store named {name!r}", param_hint="NAME")
+        if not getattr(app.stores, "owned_stores", None):
+            raise click.BadParameter(f"no store named {name!r}", param_hint="NAME")
+        # a name the default factory serves at run time: its namespace of the shared root
+        stores[name] = app.stores.get(name)
     if not yes and not click.confirm(f"Delete every entry of the store {name!r}?"):
         click.echo("aborted")
         return

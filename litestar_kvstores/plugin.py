@@ -145,6 +145,13 @@ def provide_store(name: str) -> Provide:
     return Provide(provider, sync_to_thread=False)
 
 
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 class KVStoresPlugin(InitPluginProtocol, CLIPluginProtocol):
     """Manage the application's stores: registry, lifecycle, background clean-up, injection, ``litestar stores``.
 
@@ -217,10 +224,19 @@ class KVStoresPlugin(InitPluginProtocol, CLIPluginProtocol):
             for store in [*self.registry.owned_stores, *self.registry.stores().values()]:
                 await enter(store)
 
-            def on_created(name: str, store: Store) -> None:
-                task = asyncio.get_running_loop().create_task(enter(store), name=f"enter store {name}")
+            loop = asyncio.get_running_loop()
+
+            def start_entering(name: str, store: Store) -> None:
+                task = loop.create_task(enter(store), name=f"enter store {name}")
                 self._entering.add(task)
                 task.add_done_callback(self._entering.discard)
+
+            def on_created(name: str, store: Store) -> None:
+                # a synchronous handler run in a worker thread may be the one asking for a new store
+                if _running_loop() is loop:
+                    start_entering(name, store)
+                else:
+                    loop.call_soon_threadsafe(start_entering, name, store)
 
             self.registry.add_listener(on_created)
             try:

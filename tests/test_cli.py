@@ -17,20 +17,21 @@ from litestar_kvstores.testing import ContractTraits
 APP = "tests.cli_app:create_app"
 
 
-def invoke(environment: dict[str, str], *arguments: str, answer: str | None = None) -> Result:
-    """Run ``litestar --app tests.cli_app:create_app stores ARGUMENTS`` with only ``environment``'s stores."""
+def invoke(environment: dict[str, str], *arguments: str, answer: str | None = None, app: str = APP) -> Result:
+    """Run ``litestar --app APP stores ARGUMENTS`` with only ``environment``'s stores."""
     clean = {name: None for name in os.environ if name.startswith("KVSTORES_")}
     return CliRunner().invoke(
-        litestar_group, ["--app", APP, "stores", *arguments], env={**clean, **environment}, input=answer
+        litestar_group, ["--app", app, "stores", *arguments], env={**clean, **environment}, input=answer
     )
 
 
-def fill(url: str, expired: int = 0) -> None:
+def fill(url: str, expired: int = 0, namespace: str | None = None) -> None:
     """Write two live entries (and ``expired`` already expired ones) through a store of its own."""
 
     async def write() -> None:
-        async with store_from_url(url) as store:
-            assert isinstance(store, KVStore)
+        async with store_from_url(url) as root:
+            assert isinstance(root, KVStore)
+            store = root if namespace is None else root.with_namespace(namespace)
             await store.set("a", b"1")
             await store.set("b", b"2")
             for index in range(expired):
@@ -38,6 +39,17 @@ def fill(url: str, expired: int = 0) -> None:
             await asyncio.sleep(0.05)
 
     asyncio.run(write())
+
+
+def count_of(url: str, namespace: str) -> int:
+    """How many keys the namespace ``namespace`` of the store at ``url`` holds, seen through a store of its own."""
+
+    async def count() -> int:
+        async with store_from_url(url) as root:
+            assert isinstance(root, KVStore)
+            return await root.with_namespace(namespace).count()
+
+    return asyncio.run(count())
 
 
 def line_of(result: Result, name: str) -> str:
@@ -90,10 +102,22 @@ def test_clear_asks_first(backend: str, store_url: str) -> None:
     assert line_of(invoke(environment, "list"), "sessions").endswith("keys=0")
 
 
-def test_clear_an_unknown_store_fails() -> None:
-    result = invoke({}, "clear", "nosuch", "--yes")
+def test_clear_a_namespace_of_the_default_store(backend: str, store_url: str) -> None:
+    fill(store_url, namespace="sessions")
+    environment = {"KVSTORES_DEFAULT": store_url}
+    cleared = invoke(environment, "clear", "sessions", "--yes")
+    assert cleared.exit_code == 0, cleared.output
+    assert line_of(cleared, "sessions").endswith("cleared")
+    if shared(backend):
+        assert count_of(store_url, "sessions") == 0
+
+
+def test_clear_an_unknown_store_of_a_plain_registry_fails() -> None:
+    result = invoke({}, "clear", "nosuch", "--yes", app="tests.cli_app:create_plain_app")
     assert result.exit_code == 2
     assert "no store named 'nosuch'" in result.output
+    listed = invoke({}, "list", app="tests.cli_app:create_plain_app")
+    assert line_of(listed, "plain").endswith("keys=0")
 
 
 def test_delete_expired(backend: str, store_url: str, request: pytest.FixtureRequest) -> None:

@@ -259,3 +259,22 @@ async def test_plugin_over_every_backend_url(store_url: str) -> None:
             assert await in_app(client, app.stores.get(name).get, "k") == name.encode()
         await in_app(client, app.stores.get("named").delete_all)
         await in_app(client, plugin.registry.owned_stores[0].delete_all)
+
+
+async def test_stores_created_in_worker_threads_are_entered_too() -> None:
+    log: list[str] = []
+    plugin = KVStoresPlugin(KVStoresConfig(default=RecordingMemoryStore(log, "root"), cleanup_on_startup=False))
+
+    @get("/threaded", sync_to_thread=True)
+    def threaded(stores: NamedDependency[StoreRegistry]) -> str:
+        stores.get("from_thread")  # asked for in a worker thread, not on the event loop
+        return "ok"
+
+    async with AsyncTestClient(Litestar([threaded], plugins=[plugin])) as client:
+        assert (await client.get("/threaded")).text == "ok"
+        for _ in range(100):
+            if "enter root/from_thread" in log:
+                break
+            await asyncio.sleep(0.02)
+        assert "enter root/from_thread" in log
+    assert "close root/from_thread" in log
