@@ -23,8 +23,26 @@ def url_for(backend: str, request: pytest.FixtureRequest, directory: Path) -> st
         return f"memory://?namespace={namespace}"
     if backend == "file":
         return f"file://{directory}?namespace={namespace}"
-    server = str(request.getfixturevalue(f"{backend}_url"))
+    server = server_url(backend, request)
     return f"{server}{'&' if '?' in server else '?'}namespace={namespace}"
+
+
+SCHEMES = {
+    "redis": "redis",
+    "valkey": "valkey",
+    "redis_cluster": "redis+cluster",
+    "valkey_cluster": "valkey+cluster",
+    "mongo": "mongodb",
+}
+"""The ``store_from_url`` scheme of each network backend (its server fixture may hand out ``redis://`` for all)."""
+
+
+def server_url(backend: str, request: pytest.FixtureRequest) -> str:
+    """The URL of the backend's test server (``<backend>_url`` fixture) with the scheme that selects the backend."""
+    url = str(request.getfixturevalue(f"{backend}_url"))
+    scheme, _, rest = url.partition("://")
+    secure = "s" if scheme in ("rediss", "valkeys") and "+" not in SCHEMES[backend] else ""
+    return f"{SCHEMES[backend]}{secure}://{rest}"
 
 
 @pytest.fixture
