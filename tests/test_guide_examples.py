@@ -113,23 +113,27 @@ async def test_on_startup_cleanup(backend: str, request: pytest.FixtureRequest, 
 # -- Namespacing -------------------------------------------------------------------------------------------------
 
 
-async def test_namespacing_and_delete_all(store_url: str) -> None:
+async def test_namespacing_and_delete_all(backend: str, store_url: str) -> None:
     root_store = store_from_url(store_url)
     assert isinstance(root_store, KVStore)
     cache_store = root_store.with_namespace("cache")
     session_store = root_store.with_namespace("sessions")
 
-    async def before_shutdown() -> None:  # Litestar 2 calls these on_shutdown
+    async def before_shutdown() -> None:  # Litestar 2 runs these as on_shutdown hooks
         await cache_store.delete_all()
 
-    async with AsyncTestClient(Litestar(on_shutdown=[before_shutdown], stores={"root": root_store})) as client:
+    # The guide leaves the root open; closing it after the hook is the "store lifetime" advice of the same guide.
+    app = Litestar(on_shutdown=[before_shutdown, root_store.aclose])
+    async with AsyncTestClient(app) as client:
         await in_app(client, cache_store.set, "k", b"cached")
         await in_app(client, session_store.set, "k", b"session")
-        await in_app(client, before_shutdown)  # what shutdown will do, observed while still connected
-        assert await in_app(client, cache_store.get, "k") is None
-        assert await in_app(client, session_store.get, "k") == b"session"  # untouched
-        await in_app(client, root_store.delete_all)  # the root clears everything
-        assert await in_app(client, session_store.get, "k") is None
+    # After shutdown, look through a new store on the same data (an in-memory store is its own data).
+    async with root_store if backend == "memory" else store_from_url(store_url) as reopened:
+        assert isinstance(reopened, KVStore)
+        assert await reopened.with_namespace("cache").get("k") is None  # cleared by the shutdown hook
+        assert await reopened.with_namespace("sessions").get("k") == b"session"  # untouched
+        await reopened.delete_all()  # the root clears everything
+        assert await reopened.with_namespace("sessions").get("k") is None
 
 
 # -- Managing stores with the registry ---------------------------------------------------------------------------

@@ -73,9 +73,10 @@ async def test_server_side_sessions(via: str, store_url: str, renew: bool) -> No
         assert (await client.get("/session")).json() == {}
 
 
-@pytest.mark.parametrize("renew", [False, True], ids=["plain", "renew_on_access"])
-async def test_sessions_expire_unless_used(store_url: str, renew: bool) -> None:
-    session = ServerSideSessionConfig(store=STORE, renew_on_access=renew, max_age=1)
+async def test_sessions_expire_unless_used(store_url: str) -> None:
+    # Litestar writes the session back (with a new expiry) after every response, with or without renew_on_access,
+    # so one mode shows the expiry behaviour of both.
+    session = ServerSideSessionConfig(store=STORE, renew_on_access=True, max_age=1)
     app = make_app("plugin", store_url, [remember, recall], [session.middleware])
     async with AsyncTestClient(app) as client:
         await client.post("/session/hello")
