@@ -367,13 +367,13 @@ def _mongo_from_url(url: str, **options: Any) -> Store:
     """``mongodb://host/?database=DB&collection=C&namespace=NAME`` (and ``mongodb+srv://``): a MongoStore."""
     scheme = urlsplit(url).scheme.lower()
     common = import_module("pymongo.common")
-    accepted = {name.lower() for name in common.URI_OPTIONS_VALIDATOR_MAP} | {
-        alias.lower() for aliases in common.URI_OPTIONS_ALIAS_MAP.values() for alias in aliases
-    }
+    aliases = {alias.lower() for names in common.URI_OPTIONS_ALIAS_MAP.values() for alias in names}
+    uri_options = {name.lower() for name in common.URI_OPTIONS_VALIDATOR_MAP} | aliases
+    keyword_options = uri_options | {name.lower() for name in common.VALIDATORS}
     stripped, own, client = _split_options(url, options, ("database", "collection", "namespace"))
     query_names = [name for name, _ in parse_qsl(urlsplit(stripped).query)]
-    _reject_unknown(scheme, [name for name in query_names if name.lower() not in accepted], ())
-    _reject_unknown(scheme, [name for name in client if name.lower() not in accepted], ())
+    _reject_unknown(scheme, [name for name in query_names if name.lower() not in uri_options], ())
+    _reject_unknown(scheme, [name for name in client if name.lower() not in keyword_options], ())
     store_cls = import_module(".mongo", __package__).MongoStore
     store: Store = store_cls.with_client(stripped, **own, **client)
     return store

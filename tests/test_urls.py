@@ -81,7 +81,7 @@ def test_unknown_network_options_are_refused_before_connecting(url: str) -> None
     assert "s3cret" not in str(raised.value)
 
 
-@pytest.mark.parametrize("url", [u for u in NETWORK_URLS if not u.startswith("mongodb")])
+@pytest.mark.parametrize("url", NETWORK_URLS)
 def test_unknown_keyword_options_are_refused_too(url: str) -> None:
     with pytest.raises(ValueError, match="'bogus'"):
         store_from_url(url, bogus=True)
