@@ -8,6 +8,7 @@ at the end).
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
@@ -30,17 +31,22 @@ if TYPE_CHECKING:
 __all__ = ("KVStoresCLIPlugin", "describe_address", "stores_group")
 
 
+_REPR_ADDRESS = re.compile(r"address=['\"]([^'\"]+)['\"]")
+
+
 def describe_address(store: Store) -> str:
-    """Where ``store`` keeps its data, without credentials: ``host:port``, a directory, or ``in-process``."""
-    address = getattr(store, "address", None)
+    """Where ``store`` keeps its data, without credentials: ``host:port``, a directory, or ``in-process``.
+
+    Looks for an ``address`` or ``path`` attribute, then for ``address='...'`` in the store's ``repr`` (which never
+    holds credentials); whatever is found is passed through :func:`~litestar_kvstores.urls.redact_url` as well.
+    """
+    address = getattr(store, "address", None) or getattr(store, "path", None)
     if address is None:
-        connection = getattr(store, "_conn", None)  # our Redis/Valkey stores keep it on their connection
-        address = getattr(connection, "address", None)
-    if address is None:
-        address = getattr(store, "path", None)
+        found = _REPR_ADDRESS.search(repr(store))
+        address = found.group(1) if found else None
     if address is None:
         return "in-process" if type(store).__name__ == "MemoryStore" else "-"
-    return redact_url(str(address))
+    return redact_url(str(address)) if "://" in str(address) else str(address)
 
 
 def _named_stores(app: Litestar) -> dict[str, Store]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
@@ -71,13 +72,19 @@ def test_plugins_add_the_stores_group() -> None:
         assert set(stores_group.commands) == {"list", "stats", "clear", "delete-expired"}
 
 
-def test_list(backend: str, store_url: str) -> None:
+def test_list(backend: str, store_url: str, tmp_path: Path) -> None:
     fill(store_url)
     result = invoke({"KVSTORES_DEFAULT": "memory://", "KVSTORES_SESSIONS": store_url}, "list")
     assert result.exit_code == 0, result.output
     fields = line_of(result, "sessions").split()
     assert fields[-1] == ("keys=2" if shared(backend) else "keys=0")
     assert fields[1].endswith("Store")
+    if backend == "memory":
+        assert fields[2] == "in-process"
+    elif backend == "file":
+        assert fields[2].startswith(str(tmp_path))
+    else:
+        assert "127.0.0.1:" in fields[2] or "localhost:" in fields[2]
     assert line_of(result, "(default)").split()[1:] == ["MemoryStore", "in-process", "keys=0"]
 
 
