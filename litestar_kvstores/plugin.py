@@ -30,7 +30,7 @@ from litestar.stores.registry import StoreRegistry as LitestarStoreRegistry
 
 from .memory import MemoryStore
 from .registry import StoreRegistry
-from .urls import store_from_url
+from .urls import redact_url, store_from_url
 
 if TYPE_CHECKING:
     from click import Group
@@ -69,6 +69,18 @@ class KVStoresConfig:
     cleanup_on_startup: bool = True
     dependency_key: str | None = "stores"
     inject: Mapping[str, str] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        """The config with every URL's credentials replaced by ``***``."""
+
+        def show(spec: StoreSpec | None) -> str:
+            return repr(redact_url(spec)) if isinstance(spec, str) else repr(spec)
+
+        stores = ", ".join(f"{name!r}: {show(spec)}" for name, spec in self.stores.items())
+        return (
+            f"KVStoresConfig(default={show(self.default)}, stores={{{stores}}}, "
+            f"cleanup_interval={self.cleanup_interval!r}, cleanup_on_startup={self.cleanup_on_startup!r})"
+        )
 
     def __post_init__(self) -> None:
         interval = self.cleanup_interval

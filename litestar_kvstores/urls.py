@@ -171,8 +171,10 @@ def _positive_int(name: str, value: Any) -> int | None:
 
 
 def _namespaced(store: Store, namespace: Any) -> Store:
-    if namespace is None or namespace == "":
+    if namespace is None:
         return store
+    if namespace == "":
+        raise ValueError("The option 'namespace' must not be empty")
     if not hasattr(store, "with_namespace"):
         raise ValueError(f"{type(store).__name__} does not support the option 'namespace'")
     namespaced: Store = store.with_namespace(namespace)

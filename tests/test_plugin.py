@@ -63,6 +63,18 @@ def test_cleanup_interval_is_validated(interval: Any, error: type[Exception]) ->
         KVStoresConfig(cleanup_interval=interval)
 
 
+def test_the_config_repr_shows_no_credentials() -> None:
+    config = KVStoresConfig(
+        default="redis://alice:s3cret@127.0.0.1:9/0", stores={"a": "memory://", "b": "redis://:pw0rd@h/0"}
+    )
+    shown = repr(config)
+    assert "s3cret" not in shown
+    assert "pw0rd" not in shown
+    assert "alice" not in shown
+    assert "redis://***@127.0.0.1:9/0" in shown
+    assert "'a': 'memory://'" in shown
+
+
 def test_bad_store_values_are_refused_at_construction() -> None:
     with pytest.raises(ValueError, match="'nosuch'"):
         KVStoresPlugin(KVStoresConfig(stores={"a": "nosuch://x"}))

@@ -53,6 +53,7 @@ def test_keyword_options_win_over_the_query() -> None:
         ("memory://?colour=blue", "'colour'"),
         ("memory://somewhere", "no host or path"),
         ("memory://?namespace=a/b", "Invalid namespace name"),
+        ("memory://?namespace=", "'namespace' must not be empty"),
     ],
 )
 def test_bad_memory_urls_raise_value_error(url: str, message: str) -> None:
