@@ -10,7 +10,7 @@ import asyncio
 import importlib
 import sys
 
-BACKENDS = ["memory", "plugin"]
+BACKENDS = ["memory", "file", "plugin"]
 
 
 def main(argv: list[str]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from .base import TTL, KVStore
 from .cache import invalidate_path, invalidate_path_prefix
 from .errors import StoreError, StoreUnavailableError
+from .file import FileStore
 from .memory import MemoryStore
 from .plugin import KVStoresConfig, KVStoresPlugin, provide_store
 from .rate_limit import AtomicRateLimitMiddleware
@@ -14,6 +15,7 @@ from .urls import redact_url, register_scheme, store_from_url
 __all__ = (
     "TTL",
     "AtomicRateLimitMiddleware",
+    "FileStore",
     "KVStore",
     "KVStoresConfig",
     "KVStoresPlugin",

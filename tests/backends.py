@@ -14,4 +14,5 @@ from __future__ import annotations
 
 BACKENDS: list[str] = [
     "memory",
+    "file",
 ]
