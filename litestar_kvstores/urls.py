@@ -224,8 +224,27 @@ def _file_from_url(url: str, **options: Any) -> Store:
     accepted = _parameters(file_module.FileStore) - {"path"}
     stripped, own, client = _split_options(url, options, accepted)
     _reject_unknown("file", [*client, *(name for name, _ in parse_qsl(urlsplit(stripped).query))], ())
-    store: Store = file_module.FileStore(_file_path(stripped), **own)
+    store: Store = file_module.FileStore(_file_path(stripped), **_typed_like_defaults(file_module.FileStore, own))
     return store
+
+
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+
+def _typed_like_defaults(function: Callable[..., Any], options: dict[str, Any]) -> dict[str, Any]:
+    """Convert query strings of options whose parameter defaults to a ``bool`` (``fsync=true``) to ``bool``.
+
+    Raises:
+        ValueError: such a value is not one of ``1 true yes on 0 false no off``.
+    """
+    parameters = inspect.signature(function).parameters
+    typed = dict(options)
+    for name, value in options.items():
+        if isinstance(value, str) and isinstance(parameters[name].default, bool):
+            if value.lower() not in _TRUE | _FALSE:
+                raise ValueError(f"The option {name!r} must be true or false, got {value!r}")
+            typed[name] = value.lower() in _TRUE
+    return typed
 
 
 # -- Redis and Valkey --------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from litestar.stores.base import Store
 
-from litestar_kvstores import KVStore, MemoryStore, redact_url, register_scheme, store_from_url
+from litestar_kvstores import FileStore, KVStore, MemoryStore, redact_url, register_scheme, store_from_url
 from litestar_kvstores.urls import registered_schemes
 
 # A port nothing listens on: option errors must come before any connection attempt, so they never reach it.
@@ -166,3 +166,30 @@ async def test_url_of_every_backend_round_trips(store_url: str) -> None:
         assert await other.get("key") is None
         await store.delete_all()
         assert await store.get("key") is None
+
+
+def test_file_urls_relative_and_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    relative = store_from_url("file://./data?namespace=app")
+    assert isinstance(relative, FileStore)
+    assert relative.path == tmp_path / "data" / "app"
+    bare = store_from_url("file://data")
+    assert isinstance(bare, FileStore)
+    assert bare.path == tmp_path / "data"
+    absolute = store_from_url(f"file://{tmp_path}/abs?fsync=true")
+    assert isinstance(absolute, FileStore)
+    assert absolute.path == tmp_path / "abs"
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("file://", "needs a directory"),
+        ("file:///tmp/x?colour=blue", "'colour'"),
+        ("file:///tmp/x?fsync=maybe", "'fsync' must be true or false"),
+        ("file:///tmp/x?namespace=a/b", "Invalid namespace name"),
+    ],
+)
+def test_bad_file_urls_raise_value_error(url: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        store_from_url(url)
