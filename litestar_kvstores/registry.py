@@ -8,6 +8,7 @@ listeners about stores its default factory creates (Litestar enters only the sto
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
@@ -34,7 +35,7 @@ class StoreRegistry(LitestarStoreRegistry):
             application is built, so their owner (the plugin) enters and closes them instead of Litestar.
     """
 
-    __slots__ = ("_closed", "_created", "_deferred", "_listeners", "_owned")
+    __slots__ = ("_closed", "_created", "_deferred", "_listeners", "_lock", "_owned")
 
     def __init__(
         self,
@@ -49,6 +50,7 @@ class StoreRegistry(LitestarStoreRegistry):
         self._owned: list[Store] = []
         self._listeners: list[StoreCreatedListener] = []
         self._closed = False
+        self._lock = threading.Lock()
 
     @classmethod
     def from_root(
@@ -68,20 +70,24 @@ class StoreRegistry(LitestarStoreRegistry):
         """Return the store registered under ``name``, creating it with the default factory if there is none.
 
         Unlike Litestar's registry, a registered store that is falsy (an empty mapping-like store) is returned as
-        is and never replaced.
+        is and never replaced, and two threads asking for a new name at once get the same store.
         """
         store = self._stores.get(name)
         if store is not None:
             return store
-        store = self._deferred.pop(name, None)
-        if store is None:
-            store = self._default_factory(name)
-            self._created.append(store)
+        with self._lock:  # synchronous handlers run in worker threads
+            store = self._stores.get(name)
+            if store is not None:
+                return store
+            store = self._deferred.pop(name, None)
+            created = store is None
+            if store is None:
+                store = self._default_factory(name)
+                self._created.append(store)
             self._stores[name] = store
-            for listener in self._listeners:
+        if created:
+            for listener in list(self._listeners):
                 listener(name, store)
-            return store
-        self._stores[name] = store
         return store
 
     def register(self, name: str, store: Store, allow_override: bool = False) -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from litestar import Litestar
 from litestar.stores.base import Store
@@ -136,3 +140,24 @@ def test_litestar_takes_it_as_stores() -> None:
     app = Litestar(stores=registry)
     assert app.stores is registry
     assert app.stores.get("rate_limit") is registry.get("rate_limit")
+
+
+def test_threads_asking_for_a_new_name_at_once_get_one_store() -> None:
+    made: list[Store] = []
+    start = threading.Barrier(8)
+
+    def slow_factory(name: str) -> Store:
+        time.sleep(0.01)  # widen the window in which a second thread could create another store
+        made.append(MemoryStore())
+        return made[-1]
+
+    registry = StoreRegistry(default_factory=slow_factory)
+
+    def ask() -> Store:
+        start.wait()
+        return registry.get("shared")
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: ask(), range(8)))
+    assert len(made) == 1
+    assert all(result is made[0] for result in results)
