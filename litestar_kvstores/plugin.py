@@ -237,8 +237,11 @@ class KVStoresPlugin(InitPluginProtocol, CLIPluginProtocol):
                 await enter(store)
 
             loop = asyncio.get_running_loop()
+            serving = True
 
             def start_entering(name: str, store: Store) -> None:
+                if not serving:  # scheduled from a thread while shutting down: nothing would close it
+                    return
                 task = loop.create_task(enter(store), name=f"enter store {name}")
                 self._entering.add(task)
                 task.add_done_callback(self._entering.discard)
@@ -260,6 +263,7 @@ class KVStoresPlugin(InitPluginProtocol, CLIPluginProtocol):
                     )
                 yield
             finally:
+                serving = False
                 self.registry.remove_listener(on_created)
                 await self._stop_cleanup()
                 if self._entering:
