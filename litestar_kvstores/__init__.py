@@ -6,9 +6,14 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from .base import TTL, KVStore
+from .cache import invalidate_path, invalidate_path_prefix
 from .errors import StoreError, StoreUnavailableError
 from .file import FileStore
 from .memory import MemoryStore
+from .plugin import KVStoresConfig, KVStoresPlugin, provide_store
+from .rate_limit import AtomicRateLimitMiddleware
+from .registry import StoreRegistry
+from .urls import redact_url, register_scheme, store_from_url
 
 if TYPE_CHECKING:
     from .mongo import MongoStore as MongoStore
@@ -17,11 +22,21 @@ if TYPE_CHECKING:
 
 __all__ = (
     "TTL",
+    "AtomicRateLimitMiddleware",
     "FileStore",
     "KVStore",
+    "KVStoresConfig",
+    "KVStoresPlugin",
     "MemoryStore",
     "StoreError",
+    "StoreRegistry",
     "StoreUnavailableError",
+    "invalidate_path",
+    "invalidate_path_prefix",
+    "provide_store",
+    "redact_url",
+    "register_scheme",
+    "store_from_url",
 )
 
 # Stores whose client library is an optional extra: imported on first access, so the package imports without it.

@@ -14,6 +14,7 @@ pytest_plugins = [
     "tests.fixtures_memory",
     "tests.fixtures_redis",
     "tests.fixtures_mongo",
+    "tests.fixtures_plugin",
 ]
 
 

@@ -1,0 +1,197 @@
+"""``litestar stores list | stats | clear NAME | delete-expired``: look after an application's stores from a shell.
+
+:class:`~litestar_kvstores.plugin.KVStoresPlugin` adds these commands; an application that passes its stores with
+plain ``stores=`` gets them from :class:`KVStoresCLIPlugin`. Every command prints one line per store; a store that
+cannot be reached prints its error on its line and the command goes on with the next one (and exits with status 1
+at the end).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+import anyio
+from litestar.cli._utils import LitestarGroup
+from litestar.plugins import CLIPluginProtocol
+
+from .urls import redact_url
+
+try:  # the same click flavour as Litestar's own commands
+    import rich_click as click
+except ImportError:  # pragma: no cover
+    import click  # type: ignore[no-redef]
+
+if TYPE_CHECKING:
+    from litestar import Litestar
+    from litestar.stores.base import Store
+
+__all__ = ("KVStoresCLIPlugin", "describe_address", "stores_group")
+
+
+_REPR_ADDRESS = re.compile(r"address=['\"]([^'\"]+)['\"]")
+
+
+def describe_address(store: Store) -> str:
+    """Where ``store`` keeps its data, without credentials: ``host:port``, a directory, or ``in-process``.
+
+    Looks for an ``address`` or ``path`` attribute, then for ``address='...'`` in the store's ``repr`` (which never
+    holds credentials); whatever is found is passed through :func:`~litestar_kvstores.urls.redact_url` as well.
+    """
+    address = getattr(store, "address", None) or getattr(store, "path", None)
+    if address is None:
+        found = _REPR_ADDRESS.search(repr(store))
+        address = found.group(1) if found else None
+    if address is None:
+        return "in-process" if type(store).__name__ == "MemoryStore" else "-"
+    return redact_url(str(address)) if "://" in str(address) else str(address)
+
+
+def _named_stores(app: Litestar) -> dict[str, Store]:
+    """The app's stores by name, sorted, then the root of the default factory as ``(default)`` if there is one."""
+    registry = app.stores
+    stores = getattr(registry, "stores", None)
+    named: dict[str, Store] = dict(sorted((stores() if callable(stores) else registry._stores).items()))
+    for index, root in enumerate(getattr(registry, "owned_stores", [])):
+        named["(default)" if index == 0 else f"(default {index})"] = root
+    return named
+
+
+def _cleanup_targets(app: Litestar) -> dict[str, Store]:
+    """:func:`_named_stores` without the namespaces the default factory made: the root's clean-up covers them."""
+    created = {id(store) for store in getattr(app.stores, "created_stores", [])}
+    return {name: store for name, store in _named_stores(app).items() if id(store) not in created}
+
+
+def _line(name: str, store: Store, detail: str) -> str:
+    return f"{name:<20} {type(store).__name__:<14} {describe_address(store):<30} {detail}"
+
+
+async def _close_all(app: Litestar) -> None:
+    """Close what the command opened: a CLI process owns its stores' clients for its whole (short) life."""
+    seen: set[int] = set()
+    for store in _named_stores(app).values():
+        if id(store) in seen:
+            continue
+        seen.add(id(store))
+        try:
+            await store.__aexit__(None, None, None)
+        except Exception as exc:
+            click.echo(f"closing {type(store).__name__} failed: {exc}", err=True)
+
+
+def _for_each_store(app: Litestar, stores: dict[str, Store], describe: Callable[[Store], Awaitable[str]]) -> None:
+    """Print one line per store with ``describe(store)``; a failing store prints its error. Exit 1 if any failed."""
+    failed = False
+
+    async def run() -> None:
+        nonlocal failed
+        try:
+            for name, store in stores.items():
+                try:
+                    detail = await describe(store)
+                except Exception as exc:
+                    failed = True
+                    detail = f"error: {type(exc).__name__}: {exc}"
+                click.echo(_line(name, store, detail))
+        finally:
+            await _close_all(app)
+
+    if not stores:
+        click.echo("no stores")
+        return
+    anyio.run(run)
+    if failed:
+        raise SystemExit(1)
+
+
+async def _key_count(store: Store) -> str:
+    count = getattr(store, "count", None)
+    if count is None:
+        return "keys=?"
+    return f"keys={await count()}"
+
+
+async def _stats(store: Store) -> str:
+    details = []
+    ping = getattr(store, "ping", None)
+    if ping is not None:
+        started = time.perf_counter()
+        await ping()
+        details.append(f"ping={(time.perf_counter() - started) * 1000:.1f}ms")
+    details.append(await _key_count(store))
+    stats = getattr(store, "stats", None)
+    if callable(stats):
+        details.extend(f"{name}={value}" for name, value in dict(stats()).items())
+    return " ".join(details)
+
+
+async def _delete_expired(store: Store) -> str:
+    delete_expired = getattr(store, "delete_expired", None)
+    if delete_expired is None:
+        return "expires natively"
+    return f"removed={int(await delete_expired() or 0)}"
+
+
+@click.group(cls=LitestarGroup, name="stores")
+def stores_group() -> None:
+    """Inspect and clean the application's key/value stores."""
+
+
+@click.command("list")
+def list_command(app: Litestar) -> None:
+    """One line per store: name, backend, address, key count."""
+    _for_each_store(app, _named_stores(app), _key_count)
+
+
+@click.command("stats")
+def stats_command(app: Litestar) -> None:
+    """One line per store: name, backend, address, ping time, key count and the store's own statistics."""
+    _for_each_store(app, _named_stores(app), _stats)
+
+
+@click.command("clear")
+@click.argument("name")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+def clear_command(app: Litestar, name: str, yes: bool) -> None:
+    """Delete every entry of the store NAME (and of its namespaces).
+
+    NAME is a configured store, ``(default)``, or any name the default store's namespaces serve (``sessions``...).
+    """
+    stores = _named_stores(app)
+    if name not in stores:
+        if not getattr(app.stores, "owned_stores", None):
+            raise click.BadParameter(f"no store named {name!r}", param_hint="NAME")
+        # a name the default factory serves at run time: its namespace of the shared root
+        stores[name] = app.stores.get(name)
+    if not yes and not click.confirm(f"Delete every entry of the store {name!r}?"):
+        click.echo("aborted")
+        return
+
+    async def clear(store: Store) -> str:
+        await store.delete_all()
+        return "cleared"
+
+    _for_each_store(app, {name: stores[name]}, clear)
+
+
+@click.command("delete-expired")
+def delete_expired_command(app: Litestar) -> None:
+    """Remove expired entries from every store now; one line per store with how many were removed."""
+    _for_each_store(app, _cleanup_targets(app), _delete_expired)
+
+
+for _command in (list_command, stats_command, clear_command, delete_expired_command):
+    stores_group.add_command(_command)  # LitestarGroup.add_command injects ``app``
+
+
+class KVStoresCLIPlugin(CLIPluginProtocol):
+    """Adds ``litestar stores ...`` to an application that does not use :class:`~.plugin.KVStoresPlugin`."""
+
+    __slots__ = ()
+
+    def on_cli_init(self, cli: click.Group) -> None:
+        """Add the ``stores`` command group to ``cli``."""
+        cli.add_command(stores_group)

@@ -1,0 +1,315 @@
+"""The Litestar plugin: stores by URL or object, their lifecycle, clean-up, injection and CLI commands.
+
+::
+
+    app = Litestar(
+        plugins=[KVStoresPlugin(KVStoresConfig(default="redis://localhost:6379/0", cleanup_interval=30))],
+        middleware=[ServerSideSessionConfig().middleware],
+    )
+
+The plugin replaces ``app.stores`` with a :class:`~litestar_kvstores.registry.StoreRegistry`, enters every store
+on start-up (also those the default factory creates later, which Litestar would neither enter nor close), runs
+``delete_expired`` once on start-up and then in a background task, and closes every store on shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from litestar import Request
+from litestar.di import Provide
+from litestar.plugins import CLIPluginProtocol, InitPluginProtocol
+from litestar.stores.base import NamespacedStore, Store
+from litestar.stores.registry import StoreRegistry as LitestarStoreRegistry
+
+from .memory import MemoryStore
+from .registry import StoreRegistry
+from .urls import redact_url, store_from_url
+
+if TYPE_CHECKING:
+    from click import Group
+    from litestar import Litestar
+    from litestar.config.app import AppConfig
+
+__all__ = ("KVStoresConfig", "KVStoresPlugin", "provide_store")
+
+logger = logging.getLogger("litestar_kvstores")
+
+ENV_PREFIX = "KVSTORES_"
+"""``KVSTORES_DEFAULT`` sets the default store, ``KVSTORES_<NAME>`` the store ``<name>`` (lower-cased)."""
+
+StoreSpec = str | Store
+"""A store URL for :func:`~litestar_kvstores.urls.store_from_url`, or a store object."""
+
+
+@dataclass
+class KVStoresConfig:
+    """What :class:`KVStoresPlugin` manages.
+
+    Attributes:
+        default: The root store (URL or namespaced store) whose namespaces the registry hands out for every name
+            not in ``stores``. ``None``: a new :class:`~litestar_kvstores.memory.MemoryStore`.
+        stores: Stores by name: URLs or store objects.
+        cleanup_interval: Seconds between background ``delete_expired`` runs (measured from the end of one run to
+            the start of the next); ``None`` disables them.
+        cleanup_on_startup: Run ``delete_expired`` once on start-up, before the application serves.
+        dependency_key: The name under which handlers receive the registry (``None``: not injected).
+        inject: Dependency name -> store name, for handlers that receive a named store directly.
+    """
+
+    default: StoreSpec | None = None
+    stores: Mapping[str, StoreSpec] = field(default_factory=dict)
+    cleanup_interval: float | None = 60.0
+    cleanup_on_startup: bool = True
+    dependency_key: str | None = "stores"
+    inject: Mapping[str, str] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        """The config with every URL's credentials replaced by ``***``."""
+
+        def show(spec: StoreSpec | None) -> str:
+            return repr(redact_url(spec)) if isinstance(spec, str) else repr(spec)
+
+        stores = ", ".join(f"{name!r}: {show(spec)}" for name, spec in self.stores.items())
+        return (
+            f"KVStoresConfig(default={show(self.default)}, stores={{{stores}}}, "
+            f"cleanup_interval={self.cleanup_interval!r}, cleanup_on_startup={self.cleanup_on_startup!r})"
+        )
+
+    def __post_init__(self) -> None:
+        interval = self.cleanup_interval
+        if interval is not None and (isinstance(interval, bool) or not isinstance(interval, int | float)):
+            raise TypeError(f"cleanup_interval must be a number of seconds or None, not {type(interval).__name__}")
+        if interval is not None and not interval > 0:
+            raise ValueError(f"cleanup_interval must be positive, got {interval!r}")
+
+    @classmethod
+    def from_env(
+        cls,
+        default: StoreSpec | None = None,
+        stores: Mapping[str, StoreSpec] | None = None,
+        *,
+        environ: Mapping[str, str] | None = None,
+        **options: Any,
+    ) -> KVStoresConfig:
+        """Return a config whose stores come from the environment, over the given arguments.
+
+        ``KVSTORES_DEFAULT`` replaces ``default``; every other ``KVSTORES_<NAME>`` defines (or replaces) the store
+        ``<name>`` lower-cased, e.g. ``KVSTORES_RESPONSE_CACHE=file://./cache`` -> ``response_cache``.
+
+        Args:
+            default: The default store when ``KVSTORES_DEFAULT`` is not set.
+            stores: Named stores; the environment overrides them name by name.
+            environ: The variables to read (``os.environ`` when ``None``).
+            **options: The other fields of :class:`KVStoresConfig`.
+        """
+        variables = os.environ if environ is None else environ
+        named = dict(stores or {})
+        for variable, value in variables.items():
+            if not variable.startswith(ENV_PREFIX) or variable == ENV_PREFIX + "DEFAULT":
+                continue
+            named[variable.removeprefix(ENV_PREFIX).lower()] = value
+        return cls(default=variables.get(ENV_PREFIX + "DEFAULT", default), stores=named, **options)
+
+
+def _open(spec: StoreSpec, what: str) -> Store:
+    if isinstance(spec, str):
+        return store_from_url(spec)
+    if isinstance(spec, Store):
+        return spec
+    raise TypeError(f"{what} must be a store URL or a store, not {type(spec).__name__}")
+
+
+def build_registry(config: KVStoresConfig) -> StoreRegistry:
+    """Return the registry ``config`` describes: the named stores, and the default root's namespaces for the rest.
+
+    The named stores are deferred (see :class:`StoreRegistry`) so that the plugin, not Litestar, enters and closes
+    them.
+
+    Raises:
+        ValueError: a URL is invalid (see :func:`~litestar_kvstores.urls.store_from_url`).
+        TypeError: a value is neither a URL nor a store, or the default store is not namespaced.
+    """
+    root = MemoryStore() if config.default is None else _open(config.default, "default")
+    if not isinstance(root, NamespacedStore):
+        raise TypeError(f"The default store must support namespaces, {type(root).__name__} does not")
+    named = {name: _open(spec, f"The store {name!r}") for name, spec in config.stores.items()}
+    registry = StoreRegistry(default_factory=root.with_namespace, deferred=named)
+    registry.own(root)
+    return registry
+
+
+def provide_store(name: str) -> Provide:
+    """Return a dependency provider of the application's store ``name``.
+
+    ``dependencies={"cache": provide_store("response_cache")}`` lets a handler take ``cache: Store``.
+    """
+
+    def provider(request: Request[Any, Any, Any]) -> Store:
+        return request.app.stores.get(name)
+
+    return Provide(provider, sync_to_thread=False)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+class KVStoresPlugin(InitPluginProtocol, CLIPluginProtocol):
+    """Manage the application's stores: registry, lifecycle, background clean-up, injection, ``litestar stores``.
+
+    Args:
+        config: What to manage; ``KVStoresConfig()`` (in-memory stores) when ``None``.
+
+    Raises:
+        ValueError: a URL of the config is invalid; nothing has connected yet.
+    """
+
+    __slots__ = ("_cleanup_task", "_entering", "cleanup_runs", "config", "last_cleanup", "registry")
+
+    def __init__(self, config: KVStoresConfig | None = None) -> None:
+        self.config = config or KVStoresConfig()
+        self.registry = build_registry(self.config)
+        self._cleanup_task: asyncio.Task[None] | None = None
+        self._entering: set[asyncio.Task[None]] = set()
+        self.cleanup_runs = 0
+        """How many clean-up passes (start-up and background) have finished."""
+        self.last_cleanup: dict[str, int] = {}
+        """What the last clean-up pass removed, by store name (stores that failed are missing)."""
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        """Install the registry, the lifecycle and the dependencies on ``app_config``.
+
+        Stores passed to ``Litestar(stores={...})`` join the registry and are managed like the configured ones.
+
+        Raises:
+            ValueError: ``stores=`` is a registry of its own, or names a store the config names too.
+        """
+        given = app_config.stores
+        if isinstance(given, LitestarStoreRegistry):
+            if given is not self.registry:
+                raise ValueError("Pass stores to KVStoresConfig or a mapping to stores=, not a registry of your own")
+        elif given:
+            for name, store in given.items():
+                if name in self.registry:
+                    raise ValueError(f"The store {name!r} is defined by stores= and by KVStoresConfig")
+                self.registry.defer(name, store)
+        app_config.stores = self.registry
+        app_config.lifespan.append(self.lifespan)
+        if self.config.dependency_key is not None:
+            app_config.dependencies.setdefault(
+                self.config.dependency_key, Provide(self._provide_registry, sync_to_thread=False)
+            )
+        for dependency, store_name in self.config.inject.items():
+            app_config.dependencies.setdefault(dependency, provide_store(store_name))
+        return app_config
+
+    def _provide_registry(self) -> StoreRegistry:
+        return self.registry
+
+    def on_cli_init(self, cli: Group) -> None:
+        """Add ``litestar stores ...`` (see :mod:`litestar_kvstores.cli`)."""
+        from .cli import stores_group
+
+        cli.add_command(stores_group)
+
+    @asynccontextmanager
+    async def lifespan(self, app: Litestar) -> AsyncIterator[None]:
+        """Enter every store, clean up expired entries, keep cleaning in the background, close everything."""
+        async with AsyncExitStack() as stores_stack:
+            entered: set[int] = set()
+
+            async def enter(store: Store) -> None:
+                if id(store) not in entered:
+                    entered.add(id(store))
+                    await stores_stack.enter_async_context(store)
+
+            for store in [*self.registry.owned_stores, *self.registry.stores().values()]:
+                await enter(store)
+
+            loop = asyncio.get_running_loop()
+            serving = True
+
+            def start_entering(name: str, store: Store) -> None:
+                if not serving:  # scheduled from a thread while shutting down: nothing would close it
+                    return
+                task = loop.create_task(enter(store), name=f"enter store {name}")
+                self._entering.add(task)
+                task.add_done_callback(self._entering.discard)
+
+            def on_created(name: str, store: Store) -> None:
+                # a synchronous handler run in a worker thread may be the one asking for a new store
+                if _running_loop() is loop:
+                    start_entering(name, store)
+                else:
+                    loop.call_soon_threadsafe(start_entering, name, store)
+
+            self.registry.add_listener(on_created)
+            try:
+                if self.config.cleanup_on_startup:
+                    await self.delete_expired()
+                if self.config.cleanup_interval is not None:
+                    self._cleanup_task = asyncio.get_running_loop().create_task(
+                        self._clean_periodically(self.config.cleanup_interval), name="litestar-kvstores clean-up"
+                    )
+                yield
+            finally:
+                serving = False
+                self.registry.remove_listener(on_created)
+                await self._stop_cleanup()
+                if self._entering:
+                    await asyncio.gather(*self._entering, return_exceptions=True)
+
+    def cleanup_targets(self) -> dict[str, Store]:
+        """The stores whose ``delete_expired`` covers everything: the default root and each named store.
+
+        Namespaces the default factory created are left out: the root's clean-up covers its namespaces.
+        """
+        created = {id(store) for store in self.registry.created_stores}
+        (root,) = self.registry.owned_stores
+        return {"(default)": root} | {
+            name: store for name, store in self.registry.stores().items() if id(store) not in created
+        }
+
+    async def delete_expired(self) -> dict[str, int]:
+        """Run ``delete_expired`` on every clean-up target now; return how many entries each removed.
+
+        A store that fails is logged at WARNING (with its name, not its URL) and left out of the result; the
+        others still run. Stores without ``delete_expired`` are skipped.
+        """
+        removed: dict[str, int] = {}
+        seen: set[int] = set()
+        for name, store in self.cleanup_targets().items():
+            delete_expired = getattr(store, "delete_expired", None)
+            if delete_expired is None or id(store) in seen:
+                continue
+            seen.add(id(store))
+            try:
+                removed[name] = int(await delete_expired() or 0)
+            except Exception:
+                logger.warning("delete_expired failed on the store %s", name, exc_info=True)
+        self.last_cleanup = removed
+        self.cleanup_runs += 1
+        return removed
+
+    async def _clean_periodically(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            await self.delete_expired()
+
+    async def _stop_cleanup(self) -> None:
+        task, self._cleanup_task = self._cleanup_task, None
+        if task is None:
+            return
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task

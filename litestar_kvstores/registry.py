@@ -1,0 +1,164 @@
+"""A store registry that Litestar accepts as ``stores=``, and that knows which stores it has to close.
+
+:class:`StoreRegistry` subclasses Litestar's own registry, so ``Litestar(stores=StoreRegistry(...))`` and every
+Litestar feature that asks ``app.stores.get(name)`` work unchanged. On top of it, it can list its names, tell
+listeners about stores its default factory creates (Litestar enters only the stores registered before start-up;
+:class:`~litestar_kvstores.plugin.KVStoresPlugin` uses the listener to enter the others), and close what it created.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING
+
+from litestar.stores.registry import StoreRegistry as LitestarStoreRegistry
+from litestar.stores.registry import default_default_factory
+
+if TYPE_CHECKING:
+    from litestar.stores.base import NamespacedStore, Store
+
+__all__ = ("StoreCreatedListener", "StoreRegistry")
+
+StoreCreatedListener = Callable[[str, "Store"], None]
+"""Called with ``(name, store)`` right after the default factory created ``store`` for ``name``."""
+
+
+class StoreRegistry(LitestarStoreRegistry):
+    """Registry of named stores with a default factory for names nobody registered.
+
+    Args:
+        stores: Stores by name. Litestar enters (and on shutdown exits) these when the registry is handed to it.
+        default_factory: Called with a name that is not registered yet; the store it returns is registered under
+            that name and returned by every later :meth:`get` of the name.
+        deferred: Stores by name that :meth:`get` hands out like ``stores`` but that Litestar does not see when the
+            application is built, so their owner (the plugin) enters and closes them instead of Litestar.
+    """
+
+    __slots__ = ("_closed", "_created", "_deferred", "_listeners", "_lock", "_owned")
+
+    def __init__(
+        self,
+        stores: Mapping[str, Store] | None = None,
+        default_factory: Callable[[str], Store] = default_default_factory,
+        *,
+        deferred: Mapping[str, Store] | None = None,
+    ) -> None:
+        super().__init__(dict(stores or {}), default_factory)
+        self._deferred: dict[str, Store] = dict(deferred or {})
+        self._created: list[Store] = []
+        self._owned: list[Store] = []
+        self._listeners: list[StoreCreatedListener] = []
+        self._closed = False
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_root(
+        cls, root: NamespacedStore, stores: Mapping[str, Store] | None = None, *, close_root: bool = True
+    ) -> StoreRegistry:
+        """Return a registry whose default factory hands out ``root.with_namespace(name)``.
+
+        Every name gets its own namespace over the root's connection. With ``close_root``, :meth:`aclose` closes
+        the root (and with it the shared connection) after the namespaces.
+        """
+        registry = cls(stores, default_factory=root.with_namespace)
+        if close_root:
+            registry.own(root)
+        return registry
+
+    def get(self, name: str) -> Store:
+        """Return the store registered under ``name``, creating it with the default factory if there is none.
+
+        Unlike Litestar's registry, a registered store that is falsy (an empty mapping-like store) is returned as
+        is and never replaced, and two threads asking for a new name at once get the same store.
+        """
+        store = self._stores.get(name)
+        if store is not None:
+            return store
+        with self._lock:  # synchronous handlers run in worker threads
+            store = self._stores.get(name)
+            if store is not None:
+                return store
+            store = self._deferred.pop(name, None)
+            created = store is None
+            if store is None:
+                store = self._default_factory(name)
+                self._created.append(store)
+            self._stores[name] = store
+        if created:
+            for listener in list(self._listeners):
+                listener(name, store)
+        return store
+
+    def register(self, name: str, store: Store, allow_override: bool = False) -> None:
+        """Register ``store`` under ``name``.
+
+        Raises:
+            ValueError: a store is already registered under ``name`` and ``allow_override`` is false.
+        """
+        if name in self._deferred:
+            if not allow_override:
+                raise ValueError(f"Store with the name {name!r} already exists")
+            del self._deferred[name]
+        super().register(name, store, allow_override)
+
+    def names(self) -> list[str]:
+        """Return the names of every store registered or created so far, sorted."""
+        return sorted({*self._stores, *self._deferred})
+
+    def __contains__(self, name: object) -> bool:
+        """Return whether a store is registered (or was created) under ``name``; never creates one."""
+        return name in self._stores or name in self._deferred
+
+    def __iter__(self) -> Iterator[str]:
+        """Iterate over :meth:`names`."""
+        return iter(self.names())
+
+    def stores(self) -> dict[str, Store]:
+        """Return every store by name without creating any (a snapshot)."""
+        return {**self._deferred, **self._stores}
+
+    @property
+    def owned_stores(self) -> list[Store]:
+        """Stores that are not registered under a name but belong to the registry (the root of :meth:`from_root`)."""
+        return list(self._owned)
+
+    @property
+    def created_stores(self) -> list[Store]:
+        """The stores the default factory has created so far, oldest first."""
+        return list(self._created)
+
+    def own(self, store: Store) -> None:
+        """Make :meth:`aclose` close ``store`` too (after the created stores), e.g. the root of a default factory."""
+        self._owned.append(store)
+
+    def defer(self, name: str, store: Store) -> None:
+        """Register ``store`` under ``name`` without Litestar seeing it when the app is built (see ``deferred``).
+
+        Raises:
+            ValueError: a store is already registered under ``name``.
+        """
+        if name in self:
+            raise ValueError(f"Store with the name {name!r} already exists")
+        self._deferred[name] = store
+
+    def add_listener(self, listener: StoreCreatedListener) -> None:
+        """Call ``listener(name, store)`` for every store the default factory creates from now on."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: StoreCreatedListener) -> None:
+        """Stop calling ``listener``; a listener that is not registered is ignored."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    async def aclose(self) -> None:
+        """Close every store the default factory created, then the owned root; a second call does nothing.
+
+        Stores handed to the constructor or to :meth:`register` are left alone: whoever made them (Litestar, when
+        they were passed as ``stores=``) closes them.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        for store in [*reversed(self._created), *self._owned]:
+            await store.__aexit__(None, None, None)
