@@ -10,7 +10,7 @@ import asyncio
 import importlib
 import sys
 
-BACKENDS = ["memory", "mongo"]
+BACKENDS = ["memory", "file", "mongo"]
 
 
 def main(argv: list[str]) -> None:

@@ -423,8 +423,8 @@ class StoreContract:
         if contract_traits.opener is None:
             pytest.skip("this store is not shared across processes")
         await store.set("counter", b"0")
-        await asyncio.to_thread(_run_in_processes, contract_traits.opener, "counter", 4, 50)
-        assert await store.get("counter") == b"200"
+        await asyncio.to_thread(_run_in_processes, contract_traits.opener, "counter", 4, 250)
+        assert await store.get("counter") == b"1000"
 
     async def test_keys_lists_this_namespace_only(self, store: KVStore) -> None:
         await store.set_many({"a": b"1", "b": b"2"})

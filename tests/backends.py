@@ -14,5 +14,6 @@ from __future__ import annotations
 
 BACKENDS: list[str] = [
     "memory",
+    "file",
     "mongo",
 ]

@@ -10,6 +10,7 @@ from litestar_kvstores.testing import ContractTraits
 from .backends import BACKENDS
 
 pytest_plugins = [
+    "tests.fixtures_file",
     "tests.fixtures_memory",
     "tests.fixtures_mongo",
 ]
