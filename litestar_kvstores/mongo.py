@@ -27,7 +27,14 @@ from urllib.parse import parse_qsl, urlsplit
 from bson import Int64
 from bson.codec_options import CodecOptions
 from pymongo import AsyncMongoClient, ReplaceOne, ReturnDocument
-from pymongo.errors import ConnectionFailure, DocumentTooLarge, DuplicateKeyError, OperationFailure, PyMongoError
+from pymongo.errors import (
+    ConfigurationError,
+    ConnectionFailure,
+    DocumentTooLarge,
+    DuplicateKeyError,
+    OperationFailure,
+    PyMongoError,
+)
 
 from .base import TTL, KVStore
 from .errors import StoreError, StoreUnavailableError
@@ -85,8 +92,10 @@ def _expiry(seconds: float | None, now: datetime) -> datetime | None:
 def _addresses(client: AsyncMongoClient[Any]) -> str:
     """Return the ``host:port`` of every server the client knows, never credentials (they are not part of it)."""
     servers = client.topology_description.server_descriptions()
-    hosts = [f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}" for host, port in servers]
-    return ", ".join(hosts) or "MongoDB"
+    hosts = [f"[{host}]" if ":" in str(host) else str(host) for host, _ in servers]
+    # a mongodb+srv:// seed has no port until its DNS records are resolved
+    addresses = [host if port is None else f"{host}:{port}" for host, (_, port) in zip(hosts, servers, strict=True)]
+    return ", ".join(addresses) or "MongoDB"
 
 
 def _with_default_timeouts(url: str, options: dict[str, Any]) -> dict[str, Any]:
@@ -127,7 +136,8 @@ class _TranslateErrors:
             raise ValueError(f"Too large for one MongoDB document (16 MiB at most): {exc}") from exc
         if not isinstance(exc, PyMongoError):
             return
-        if isinstance(exc, ConnectionFailure):
+        # at operation time, a ConfigurationError means the mongodb+srv:// DNS records could not be resolved
+        if isinstance(exc, ConnectionFailure | ConfigurationError):
             raise StoreUnavailableError(
                 f"MongoDB at {_addresses(self._client)} is unreachable ({type(exc).__name__})"
             ) from exc

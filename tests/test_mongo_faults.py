@@ -98,6 +98,15 @@ async def test_no_credentials_in_errors_or_repr() -> None:
     assert "kv-user" not in str(caught.value)
 
 
+async def test_unresolvable_srv_url_raises_store_unavailable_naming_the_host() -> None:
+    url = "mongodb+srv://kv-user:s3cret-pa55@cluster0.example.invalid/?authSource=admin"
+    async with MongoStore.with_client(url, connectTimeoutMS=1000) as store:
+        with pytest.raises(StoreUnavailableError, match=r"cluster0\.example\.invalid is unreachable") as caught:
+            await store.ping()
+        assert "s3cret-pa55" not in repr(store)
+    assert "s3cret-pa55" not in "".join(traceback.format_exception(caught.value))
+
+
 @pytest.mark.parametrize(
     "url",
     [
