@@ -144,7 +144,6 @@ def test_delete_expired(backend: str, store_url: str, request: pytest.FixtureReq
 
 
 def test_an_unreachable_store_reports_on_its_line_and_the_others_go_on() -> None:
-    pytest.importorskip("litestar_kvstores.redis")  # until the Redis backend is merged
     environment = {
         "KVSTORES_BROKEN": "redis://alice:s3cret@127.0.0.1:9/0?socket_connect_timeout=0.5",
         "KVSTORES_ZZZ": "memory://",
