@@ -356,12 +356,19 @@ def _credentials(url: str) -> dict[str, str]:
     return {name: value for name, value in found.items() if value}
 
 
+_NETWORK_DEFAULTS = {"socket_connect_timeout": 2.0, "socket_timeout": 5.0}
+"""Timeouts of the Sentinel and cluster clients made here, as ``with_client`` sets them: never a long hang."""
+
+_CLUSTER_MAX_CONNECTIONS = 1000
+"""Per node; the cluster client's default of 100 fails 200 concurrent commands (see FACTS.md)."""
+
+
 def _sentinel_primary(library: _ClientLibrary, url: str, options: dict[str, Any]) -> Any:
     """A client of the primary that the Sentinels at ``url``'s hosts know as the service named by the path."""
     segments = [segment for segment in urlsplit(url).path.split("/") if segment]
     if not segments or len(segments) > 2:
         raise ValueError(f"A sentinel URL needs /SERVICE or /SERVICE/DB as path, got {redact_url(url)!r}")
-    options = {**library.parsed_query(url), **options, **_credentials(url)}
+    options = {**_NETWORK_DEFAULTS, **library.parsed_query(url), **options, **_credentials(url)}
     if len(segments) == 2:
         try:
             options["db"] = int(segments[1])
@@ -375,7 +382,8 @@ def _sentinel_primary(library: _ClientLibrary, url: str, options: dict[str, Any]
 def _cluster_client(library: _ClientLibrary, url: str, options: dict[str, Any]) -> Any:
     """A cluster client that discovers the cluster from every ``host:port`` of ``url``."""
     cluster_module = import_module(f"{library.name}.asyncio.cluster")
-    options = {**library.parsed_query(url), **options, **_credentials(url)}
+    defaults = {**_NETWORK_DEFAULTS, "max_connections": _CLUSTER_MAX_CONNECTIONS}
+    options = {**defaults, **library.parsed_query(url), **options, **_credentials(url)}
     options.pop("db", None)  # a cluster has database 0 only
     nodes = [cluster_module.ClusterNode(host, port) for host, port in _hosts(url, 6379)]
     return getattr(cluster_module, library.cluster_class)(startup_nodes=nodes, **options)

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from litestar.stores.base import Store
 
-from litestar_kvstores import FileStore, KVStore, MemoryStore, redact_url, register_scheme, store_from_url
+from litestar_kvstores import (
+    FileStore,
+    KVStore,
+    MemoryStore,
+    StoreUnavailableError,
+    redact_url,
+    register_scheme,
+    store_from_url,
+)
 from litestar_kvstores.urls import registered_schemes
 
 # A port nothing listens on: option errors must come before any connection attempt, so they never reach it.
@@ -193,3 +202,13 @@ def test_file_urls_relative_and_absolute(tmp_path: Path, monkeypatch: pytest.Mon
 def test_bad_file_urls_raise_value_error(url: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         store_from_url(url)
+
+
+@pytest.mark.parametrize("scheme", ["redis+cluster", "valkey+cluster", "redis+sentinel", "valkey+sentinel"])
+async def test_unreachable_cluster_or_sentinel_fails_fast(scheme: str) -> None:
+    path = "/primary" if "sentinel" in scheme else ""
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailableError):
+        async with store_from_url(f"{scheme}://{NOWHERE}{path}") as store:
+            await store.get("k")
+    assert time.monotonic() - started < 30  # bounded by the connect timeouts, not a hang
