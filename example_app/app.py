@@ -1,7 +1,9 @@
 """The example application.
 
-Every store the app uses comes from one registry whose default factory hands out namespaces of one root store:
-the embedded :class:`~litestar_kvstores.MemoryStore` unless ``KVSTORES_DEFAULT`` names another backend.
+Every store comes from :class:`~litestar_kvstores.KVStoresPlugin`: each name Litestar asks for (``sessions``,
+``rate_limit``, ``response_cache``) becomes a namespace of one default store, the embedded in-memory store unless
+``KVSTORES_DEFAULT`` names another backend (``file://./data``, ``redis://localhost:6379/0``, ``mongodb://...``).
+The plugin enters the stores, cleans expired entries in the background and closes them on shutdown.
 """
 
 from __future__ import annotations
@@ -12,11 +14,10 @@ from typing import Any
 from litestar import Litestar, Request, get
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.middleware.session.server_side import ServerSideSessionConfig
-from litestar.stores.registry import StoreRegistry
 
-from litestar_kvstores import MemoryStore
+from litestar_kvstores import AtomicRateLimitMiddleware, KVStoresConfig, KVStoresPlugin
 
-root_store = MemoryStore(max_entries=100_000)
+EMBEDDED_DEFAULT = "memory://?max_entries=100000"
 
 
 @get("/")
@@ -50,14 +51,16 @@ async def cached() -> dict[str, float]:
 
 
 def create_app() -> Litestar:
-    """Build the app: sessions, rate limiting (``/limited`` only) and response caching over one registry."""
+    """Build the app: sessions, an atomic rate limit on ``/limited`` and response caching, all via the plugin."""
+    rate_limit = RateLimitConfig(
+        ("minute", 5),
+        exclude=["^/$", "^/counter", "^/cached", "^/schema"],
+        middleware_class=AtomicRateLimitMiddleware,
+    )
     return Litestar(
         [index, counter, limited, cached],
-        stores=StoreRegistry(default_factory=root_store.with_namespace),
-        middleware=[
-            ServerSideSessionConfig().middleware,
-            RateLimitConfig(("minute", 5), exclude=["^/$", "^/counter", "^/cached", "^/schema"]).middleware,
-        ],
+        plugins=[KVStoresPlugin(KVStoresConfig.from_env(default=EMBEDDED_DEFAULT, cleanup_interval=30))],
+        middleware=[ServerSideSessionConfig().middleware, rate_limit.middleware],
     )
 
 

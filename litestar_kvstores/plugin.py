@@ -42,6 +42,8 @@ __all__ = ("KVStoresConfig", "KVStoresPlugin", "provide_store")
 logger = logging.getLogger("litestar_kvstores")
 
 ENV_PREFIX = "KVSTORES_"
+RESERVED_ENV_PREFIX = ENV_PREFIX + "TEST_"
+"""Variables of this prefix configure the package's own test suite (``KVSTORES_TEST_REDIS_URL``, ...), not stores."""
 """``KVSTORES_DEFAULT`` sets the default store, ``KVSTORES_<NAME>`` the store ``<name>`` (lower-cased)."""
 
 StoreSpec = str | Store
@@ -101,7 +103,8 @@ class KVStoresConfig:
         """Return a config whose stores come from the environment, over the given arguments.
 
         ``KVSTORES_DEFAULT`` replaces ``default``; every other ``KVSTORES_<NAME>`` defines (or replaces) the store
-        ``<name>`` lower-cased, e.g. ``KVSTORES_RESPONSE_CACHE=file://./cache`` -> ``response_cache``.
+        ``<name>`` lower-cased, e.g. ``KVSTORES_RESPONSE_CACHE=file://./cache`` -> ``response_cache``. Variables
+        starting with ``KVSTORES_TEST_`` are reserved for this package's test suite and ignored.
 
         Args:
             default: The default store when ``KVSTORES_DEFAULT`` is not set.
@@ -112,7 +115,11 @@ class KVStoresConfig:
         variables = os.environ if environ is None else environ
         named = dict(stores or {})
         for variable, value in variables.items():
-            if not variable.startswith(ENV_PREFIX) or variable == ENV_PREFIX + "DEFAULT":
+            if (
+                not variable.startswith(ENV_PREFIX)
+                or variable == ENV_PREFIX + "DEFAULT"
+                or variable.startswith(RESERVED_ENV_PREFIX)
+            ):
                 continue
             named[variable.removeprefix(ENV_PREFIX).lower()] = value
         return cls(default=variables.get(ENV_PREFIX + "DEFAULT", default), stores=named, **options)

@@ -34,6 +34,7 @@ def test_from_env_reads_default_and_named_stores_over_arguments() -> None:
             "KVSTORES_DEFAULT": "memory://?namespace=env",
             "KVSTORES_SESSIONS": "memory://?max_entries=5",
             "KVSTORES_RESPONSE_CACHE": "memory://?namespace=rc",
+            "KVSTORES_TEST_REDIS_URL": "redis://127.0.0.1:1",  # the test suite's own variable: not a store
             "OTHER": "ignored",
         },
         cleanup_interval=5,
