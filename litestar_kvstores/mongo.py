@@ -57,6 +57,10 @@ DEFAULT_TIMEOUT_MS: Final = 3000
 
 TIMEOUT_OPTIONS: Final = ("serverSelectionTimeoutMS", "connectTimeoutMS")
 
+DEFAULT_SOCKET_TIMEOUT_MS: Final = 10_000
+"""Default ``socketTimeoutMS`` of :meth:`MongoStore.with_client` (PyMongo: none): an operation on a server that
+stopped answering raises :class:`StoreUnavailableError` after this long instead of hanging."""
+
 TTL_INDEX_NAME: Final = "kvstores_exp_ttl"
 
 _INT64_MIN: Final = -(2**63)
@@ -101,8 +105,8 @@ def _addresses(client: AsyncMongoClient[Any]) -> str:
 def _with_default_timeouts(url: str, options: dict[str, Any]) -> dict[str, Any]:
     """Return ``options`` plus the default timeouts that neither ``url``'s query nor ``options`` set."""
     given = {name.lower() for name, _ in parse_qsl(urlsplit(url).query)} | {name.lower() for name in options}
-    defaults = {name: DEFAULT_TIMEOUT_MS for name in TIMEOUT_OPTIONS if name.lower() not in given}
-    return {**defaults, **options}
+    defaults = dict.fromkeys(TIMEOUT_OPTIONS, DEFAULT_TIMEOUT_MS) | {"socketTimeoutMS": DEFAULT_SOCKET_TIMEOUT_MS}
+    return {**{name: ms for name, ms in defaults.items() if name.lower() not in given}, **options}
 
 
 def _without_credentials(text: str, url: str) -> str:
@@ -266,8 +270,8 @@ class MongoStore(KVStore):
     ) -> Self:
         """Create a store with its own client for ``url``; :meth:`aclose` (or leaving ``async with``) closes it.
 
-        ``serverSelectionTimeoutMS`` and ``connectTimeoutMS`` default to 3 s unless ``url`` or ``client_options``
-        set them. No connection is made here: the client connects on the first operation.
+        ``serverSelectionTimeoutMS`` and ``connectTimeoutMS`` default to 3 s and ``socketTimeoutMS`` to 10 s unless
+        ``url`` or ``client_options`` set them. No connection is made here: the client connects on the first operation.
 
         Args:
             url: A ``mongodb://`` or ``mongodb+srv://`` URL.

@@ -57,6 +57,23 @@ async def test_timeouts_given_in_the_url_win_over_the_default() -> None:
         assert time.monotonic() - started < 2
 
 
+async def test_a_server_that_stops_answering_times_out_instead_of_hanging(tmp_path: Path) -> None:
+    server = start_mongo_server(free_port(), tmp_path)
+    try:
+        async with MongoStore.with_client(server.url, socketTimeoutMS=1000) as store:
+            await store.set("k", b"v")
+            server.pause()
+            try:
+                started = time.monotonic()
+                with pytest.raises(StoreUnavailableError, match=f"127.0.0.1:{server.port}"):
+                    await store.get("k")
+                assert time.monotonic() - started < 8
+            finally:
+                server.resume()
+    finally:
+        server.kill()
+
+
 async def test_store_recovers_when_the_server_returns_on_the_same_port(
     tmp_path: Path,
 ) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from litestar_kvstores.mongo import DEFAULT_TIMEOUT_MS, MongoStore
+from litestar_kvstores.mongo import DEFAULT_SOCKET_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, MongoStore
 
 
 @pytest.mark.parametrize("namespace", ["", "a//b", "a/", "/a", "a:b", "a b", "a/b:c", "..", "a/../b", "ключ"])
@@ -50,6 +50,7 @@ async def test_server_selection_timeout_defaults_to_a_few_seconds(
         client_options = store.collection.database.client.options
         assert client_options.server_selection_timeout == expected_ms / 1000
         assert client_options.pool_options.connect_timeout == DEFAULT_TIMEOUT_MS / 1000
+        assert client_options.pool_options.socket_timeout == DEFAULT_SOCKET_TIMEOUT_MS / 1000
 
 
 def test_unknown_client_option_raises_value_error_naming_it() -> None:

@@ -57,6 +57,16 @@ class MongoServer:
         with MongoClient(self.url, serverSelectionTimeoutMS=500, connectTimeoutMS=500) as client:
             return bool(client.admin.command("ping").get("ok"))
 
+    def pause(self) -> None:
+        """Freeze the child process (SIGSTOP): it keeps its connections open but answers nothing."""
+        assert self._process is not None
+        self._process.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let a paused child process run again (SIGCONT)."""
+        assert self._process is not None
+        self._process.process.send_signal(signal.SIGCONT)
+
     def kill(self) -> None:
         """Kill the child process at once, like a crash (``stop`` takes about 2 s for an orderly shutdown)."""
         if self._process is not None:
