@@ -91,7 +91,8 @@ def test_contract_fails_on_defective_store(pytester: pytest.Pytester, mutant: st
         ).format(body=textwrap.indent(textwrap.dedent(body), "    "))
     )
     result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider", "-k", failing_test)
-    failed = {line.split("::")[-1].split("[")[0] for line in result.outlines if line.startswith("FAILED")}
+    # "FAILED <nodeid>" (with " - <reason>" appended when pytest runs under CI=true)
+    failed = {line.split()[1].split("::")[-1].split("[")[0] for line in result.outlines if line.startswith("FAILED")}
     assert failing_test in failed, result.stdout.str()[-3000:]
 
 
