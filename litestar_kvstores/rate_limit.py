@@ -53,7 +53,9 @@ class AtomicRateLimitMiddleware(RateLimitMiddleware):
         window = DURATION_VALUES[self.unit]
         key = self.cache_key_from_request(request)
         count = await store.incr(key, 1, expires_in=window)
-        headers = self._headers(count, await store.expires_in(key) or window)
+        headers: dict[str, str] = {}
+        if self.config.set_rate_limit_headers:  # the reset time costs a second round trip: only when it is sent
+            headers = self._headers(count, await store.expires_in(key) or window)
         if count > self.max_requests:
             raise TooManyRequestsException(headers=headers)
         if headers:
@@ -61,8 +63,6 @@ class AtomicRateLimitMiddleware(RateLimitMiddleware):
         await self.app(scope, receive, send)
 
     def _headers(self, count: int, reset_in: int) -> dict[str, str]:
-        if not self.config.set_rate_limit_headers:
-            return {}
         config = self.config
         return {
             config.rate_limit_policy_header_key: f"{self.max_requests}; w={DURATION_VALUES[self.unit]}",
