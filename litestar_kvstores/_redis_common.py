@@ -17,11 +17,13 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from litestar.exceptions import ImproperlyConfiguredException
 from litestar.types import Empty, EmptyType
 
+from ._redis_pool import WaitingPoolMixin
 from ._redis_scripts import GET_AND_RENEW, INCR_WITH_EXPIRY, Script
 from .base import TTL, KVStore
 from .errors import StoreError, StoreUnavailableError
@@ -69,6 +71,55 @@ class ClientBridge:
     response_error: type[Exception]
     no_script_error: type[Exception]
     retry_options: Callable[[], dict[str, Any]]
+
+    @classmethod
+    def for_library(
+        cls,
+        product: str,
+        exceptions: ModuleType,
+        *,
+        client_class: type[Any],
+        cluster_class: type[Any],
+        connection_pool_class: type[Any],
+        retry_class: type[Any],
+        backoff_class: type[Any],
+        pool_exhausted_error: type[Exception],
+    ) -> ClientBridge:
+        """Return the bridge of a redis-py-shaped library (redis-py, valkey-py).
+
+        The libraries share their layout and differ in class names, which start with ``product``
+        (``RedisError`` / ``ValkeyError``, ...). Clients made by ``with_client`` get a waiting connection pool and
+        one quick retry of a broken connection (e.g. to a restarted server); a timeout is not retried, so a silent
+        server is reported after one timeout. ``pool_exhausted_error`` is what the library's asyncio pool raises when
+        all connections are in use.
+        """
+        cluster_error = getattr(exceptions, f"{product}ClusterException")
+        connection_error = exceptions.ConnectionError
+        pool_class = type(
+            f"{product}WaitingConnectionPool",
+            (WaitingPoolMixin, connection_pool_class),
+            {
+                "__doc__": "A connection pool that waits for a free connection when all are in use.",
+                "exhausted_error": pool_exhausted_error,
+                "connection_error": connection_error,
+            },
+        )
+
+        def retry_options() -> dict[str, Any]:
+            retry = retry_class(backoff_class(cap=0.2, base=0.02), retries=1, supported_errors=(connection_error,))
+            return {"retry": retry, "retry_on_error": [connection_error]}
+
+        return cls(
+            product=product,
+            client_class=client_class,
+            cluster_class=cluster_class,
+            pool_class=pool_class,
+            errors=(getattr(exceptions, f"{product}Error"), cluster_error),
+            unavailable_errors=(connection_error, exceptions.TimeoutError, exceptions.ClusterDownError, cluster_error),
+            response_error=exceptions.ResponseError,
+            no_script_error=exceptions.NoScriptError,
+            retry_options=retry_options,
+        )
 
 
 def _ttl_milliseconds(ttl: object, name: str = "expires_in") -> int | None:

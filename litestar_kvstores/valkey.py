@@ -14,7 +14,6 @@ from valkey.asyncio.retry import Retry
 from valkey.backoff import ExponentialBackoff
 
 from ._redis_common import ClientBridge, RedisLikeStore
-from ._redis_pool import WaitingPoolMixin
 
 if TYPE_CHECKING:
     from typing import Self
@@ -22,35 +21,15 @@ if TYPE_CHECKING:
 __all__ = ("ValkeyStore",)
 
 
-def _retry_options() -> dict[str, Any]:
-    """One quick retry of a broken connection (e.g. to a restarted server); a timeout is not retried, so a silent
-    server is reported after one timeout."""
-    retry = Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=1, supported_errors=(exceptions.ConnectionError,))
-    return {"retry": retry, "retry_on_error": [exceptions.ConnectionError]}
-
-
-class _WaitingConnectionPool(WaitingPoolMixin, ConnectionPool):
-    """A connection pool that waits for a free connection when all are in use."""
-
-    exhausted_error = exceptions.ConnectionError
-    connection_error = exceptions.ConnectionError
-
-
-_VALKEY = ClientBridge(
-    product="Valkey",
+_VALKEY = ClientBridge.for_library(
+    "Valkey",
+    exceptions,
     client_class=Valkey,
     cluster_class=ValkeyCluster,
-    pool_class=_WaitingConnectionPool,
-    errors=(exceptions.ValkeyError, exceptions.ValkeyClusterException),
-    unavailable_errors=(
-        exceptions.ConnectionError,
-        exceptions.TimeoutError,
-        exceptions.ClusterDownError,
-        exceptions.ValkeyClusterException,
-    ),
-    response_error=exceptions.ResponseError,
-    no_script_error=exceptions.NoScriptError,
-    retry_options=_retry_options,
+    connection_pool_class=ConnectionPool,
+    retry_class=Retry,
+    backoff_class=ExponentialBackoff,
+    pool_exhausted_error=exceptions.ConnectionError,  # its asyncio pool raises a plain ConnectionError when full
 )
 
 
