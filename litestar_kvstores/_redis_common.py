@@ -18,7 +18,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from litestar.exceptions import ImproperlyConfiguredException
 from litestar.types import Empty, EmptyType
@@ -353,6 +353,14 @@ class RedisLikeStore(KVStore):
         except TypeError as exc:
             raise ValueError(f"Unknown {cls._bridge.product} cluster client option: {exc}") from None
         return cls(client, namespace=namespace, handle_client_shutdown=True)
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> Self:
+        """``redis://``, ``rediss://``, ``+sentinel://``, ``+cluster://`` (see :meth:`KVStore.from_url`)."""
+        from . import urls
+
+        library = urls._REDIS if cls._bridge.product == "Redis" else urls._VALKEY
+        return cast("Self", urls._redis_like_factory(library)(url, **options))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(namespace={self.namespace!r}, address={self._conn.address!r})"

@@ -11,11 +11,11 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from litestar.stores.base import NamespacedStore
 
-from .validation import check_key
+from .validation import check_key, encode_value, ttl_seconds
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -31,10 +31,32 @@ class KVStore(NamespacedStore):
     """Asynchronous, namespaced, bytes-based key/value store with the litestar-kvstores contract.
 
     Values are ``bytes`` (``str`` is accepted and UTF-8 encoded). Keys are non-empty ``str``. Every operation is
-    atomic with respect to other callers; see ``DESIGN.md`` for the full contract.
+    atomic with respect to other callers; the documentation's "Store contract" page states the whole contract, and
+    :class:`litestar_kvstores.testing.StoreContract` checks it.
+
+    A backend that can be built from a URL implements :meth:`from_url`; :func:`~litestar_kvstores.store_from_url`
+    hands it the URLs of its schemes.
     """
 
     __slots__ = ()
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> Self:
+        """Return a new, not yet connected store for ``url`` (one of this backend's URL schemes).
+
+        ``?namespace=NAME`` (or ``namespace=NAME``) means the same on every backend: the returned store is
+        ``with_namespace(NAME)`` of the store the URL names without it. Keyword ``options`` win over the query's.
+
+        Raises:
+            ValueError: an option is unknown (named in the message) or invalid, or the URL is malformed; the message
+                never contains a credential.
+        """
+        raise NotImplementedError(f"{cls.__name__} cannot be built from a URL")
+
+    @property
+    def address(self) -> str:
+        """Where the data lives, for people: ``host:port``, a path, or ``in-process``; never a credential."""
+        return type(self).__name__
 
     @abstractmethod
     async def set(self, key: str, value: str | bytes, expires_in: TTL | None = None) -> None:
@@ -124,14 +146,28 @@ class KVStore(NamespacedStore):
         return {key: await self.get(key) for key in keys}
 
     async def set_many(self, mapping: Mapping[str, str | bytes], expires_in: TTL | None = None) -> None:
-        """Store every ``key -> value`` of ``mapping`` with the same expiry."""
-        for key, value in mapping.items():
+        """Store every ``key -> value`` of ``mapping`` with the same expiry.
+
+        Every key, value and the expiry are checked before the first write, so bad input writes nothing.
+
+        Raises:
+            TypeError, ValueError: as :meth:`set`, for any item.
+        """
+        ttl_seconds(expires_in)
+        entries = [(check_key(key), encode_value(value)) for key, value in mapping.items()]
+        for key, value in entries:
             await self.set(key, value, expires_in)
 
     async def delete_many(self, keys: Iterable[str]) -> None:
-        """Delete every key of ``keys``; missing keys are ignored."""
-        for key in keys:
-            await self.delete(check_key(key))
+        """Delete every key of ``keys``; missing keys are ignored.
+
+        Every key is checked before the first delete, so bad input deletes nothing.
+
+        Raises:
+            TypeError, ValueError: as :meth:`delete`, for any key.
+        """
+        for key in [check_key(key) for key in keys]:
+            await self.delete(key)
 
     async def ping(self) -> bool:
         """Return ``True`` if the backend is reachable.

@@ -37,7 +37,7 @@ from contextlib import AbstractContextManager, nullcontext, suppress
 from enum import Enum
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from ._file_format import (
     EXPIRY,
@@ -154,6 +154,13 @@ class FileStore(KVStore):
             directory = os.path.join(directory, check_namespace(namespace))
         self._directory = directory
         self._fsync = fsync
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> Self:
+        """``file:///abs/dir`` or ``file://./relative/dir`` (see :meth:`KVStore.from_url`)."""
+        from .urls import _file_from_url
+
+        return cast("Self", _file_from_url(url, **options))
 
     @property
     def path(self) -> Path:

@@ -11,7 +11,7 @@ import asyncio
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable, Mapping
 from time import monotonic
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from .base import TTL, KVStore
 from .validation import check_key, check_namespace, encode_value, remaining_whole_seconds, ttl_seconds
@@ -103,6 +103,13 @@ class MemoryStore(KVStore):
         self._path = ""
         self._entries = self._state.entries("")
         self.namespace: str | None = None
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> Self:
+        """``memory://?max_entries=N&max_bytes=N&namespace=NAME``: a new store (see :meth:`KVStore.from_url`)."""
+        from .urls import _memory_from_url
+
+        return cast("Self", _memory_from_url(url, **options))
 
     def __repr__(self) -> str:
         bounds = f", max_entries={self._state.max_entries}, max_bytes={self._state.max_bytes}"

@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 from urllib.parse import parse_qsl, urlsplit
 
 from bson import Int64
@@ -313,6 +313,13 @@ class MongoStore(KVStore):
         store = cls.__new__(cls)
         store._setup(_Connection.open(client, database, collection, owns_client=True), path, True)
         return store
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> Self:
+        """``mongodb://host/?database=DB&collection=C&namespace=NAME`` (see :meth:`KVStore.from_url`)."""
+        from .urls import _mongo_from_url
+
+        return cast("Self", _mongo_from_url(url, **options))
 
     def with_namespace(self, namespace: str) -> Self:
         """Return a store for the child namespace ``namespace``, sharing this store's client.

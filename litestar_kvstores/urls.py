@@ -28,10 +28,18 @@ if TYPE_CHECKING:
 __all__ = (
     "ENTRY_POINT_GROUP",
     "SchemeFactory",
+    "bools_like_defaults",
+    "parameter_names",
+    "positive_int",
     "redact_url",
     "register_scheme",
     "registered_schemes",
+    "reject_unknown",
+    "split_options",
     "store_from_url",
+    "unsplit_url",
+    "url_credentials",
+    "url_hosts",
 )
 
 SchemeFactory = Callable[..., "Store"]
@@ -47,6 +55,22 @@ ENTRY_POINT_GROUP = "litestar_kvstores.schemes"
 _SENSITIVE_QUERY_WORDS = ("pass", "secret", "token", "key", "auth", "credential")
 _schemes: dict[str, SchemeFactory] = {}
 
+_BUILT_IN_SCHEMES: dict[str, str] = {
+    "memory": "litestar_kvstores.memory:MemoryStore",
+    "file": "litestar_kvstores.file:FileStore",
+    **dict.fromkeys(
+        ("redis", "rediss", "redis+sentinel", "redis+cluster"),
+        "litestar_kvstores.redis:RedisStore",
+    ),
+    **dict.fromkeys(
+        ("valkey", "valkeys", "valkey+sentinel", "valkey+cluster"),
+        "litestar_kvstores.valkey:ValkeyStore",
+    ),
+    **dict.fromkeys(("mongodb", "mongodb+srv"), "litestar_kvstores.mongo:MongoStore"),
+}
+"""Each built-in scheme and the store class whose ``from_url`` builds it, imported on first use (so an optional
+client library is needed only when its scheme is used)."""
+
 
 def register_scheme(scheme: str, factory: SchemeFactory, *, replace: bool = False) -> None:
     """Make :func:`store_from_url` hand URLs of ``scheme`` to ``factory``.
@@ -57,7 +81,7 @@ def register_scheme(scheme: str, factory: SchemeFactory, *, replace: bool = Fals
     name = scheme.lower()
     if not name or not all(c.isalnum() or c in "+-." for c in name) or not name[0].isalpha():
         raise ValueError(f"Invalid URL scheme {scheme!r}")
-    if name in _schemes and not replace:
+    if (name in _schemes or name in _BUILT_IN_SCHEMES) and not replace:
         raise ValueError(f"The URL scheme {name!r} is already registered")
     _schemes[name] = factory
 
@@ -65,7 +89,19 @@ def register_scheme(scheme: str, factory: SchemeFactory, *, replace: bool = Fals
 def registered_schemes() -> list[str]:
     """Return every scheme :func:`store_from_url` understands (built-in, registered and from entry points)."""
     _load_entry_points()
-    return sorted(_schemes)
+    return sorted({*_schemes, *_BUILT_IN_SCHEMES})
+
+
+def _factory_for(scheme: str) -> SchemeFactory | None:
+    """The factory of ``scheme``: registered, built in (importing its backend now), or from an entry point."""
+    factory = _schemes.get(scheme)
+    if factory is None and scheme in _BUILT_IN_SCHEMES:
+        module_name, _, class_name = _BUILT_IN_SCHEMES[scheme].partition(":")
+        factory = _schemes.setdefault(scheme, getattr(import_module(module_name), class_name).from_url)
+    if factory is None:
+        _load_entry_points()
+        factory = _schemes.get(scheme)
+    return factory
 
 
 def _load_entry_points() -> None:
@@ -87,12 +123,9 @@ def store_from_url(url: str, **options: Any) -> Store:
     if not isinstance(url, str):
         raise TypeError(f"A store URL must be a str, not {type(url).__name__}")
     scheme = urlsplit(url).scheme.lower()
-    factory = _schemes.get(scheme)
+    factory = _factory_for(scheme)
     if factory is None:
-        _load_entry_points()
-        factory = _schemes.get(scheme)
-    if factory is None:
-        known = ", ".join(f"{name}://" for name in sorted(_schemes))
+        known = ", ".join(f"{name}://" for name in registered_schemes())
         raise ValueError(f"Unknown store URL scheme {scheme!r} in {redact_url(url)!r}; known schemes: {known}")
     return factory(url, **options)
 
@@ -113,10 +146,10 @@ def redact_url(url: str) -> str:
         ],
         safe="*",
     )
-    return _unsplit(parts.scheme, netloc, parts.path, query, parts.fragment)
+    return unsplit_url(parts.scheme, netloc, parts.path, query, parts.fragment)
 
 
-def _unsplit(scheme: str, netloc: str, path: str, query: str, fragment: str = "") -> str:
+def unsplit_url(scheme: str, netloc: str, path: str, query: str, fragment: str = "") -> str:
     """Join URL parts, always with ``//`` (``urlunsplit`` drops it for unknown schemes without a host)."""
     return f"{scheme}://{netloc}{path}" + (f"?{query}" if query else "") + (f"#{fragment}" if fragment else "")
 
@@ -124,7 +157,7 @@ def _unsplit(scheme: str, netloc: str, path: str, query: str, fragment: str = ""
 # -- option handling shared by the built-in factories ------------------------------------------------------------
 
 
-def _split_options(
+def split_options(
     url: str, options: Mapping[str, Any], ours: Iterable[str]
 ) -> tuple[str, dict[str, Any], dict[str, Any]]:
     """Split the query and ``options`` into (URL without our options, our options, the client's options).
@@ -146,18 +179,18 @@ def _split_options(
             own[name] = value
         else:
             client[name] = value
-    stripped = _unsplit(parts.scheme, parts.netloc, parts.path, urlencode(client_query), parts.fragment)
+    stripped = unsplit_url(parts.scheme, parts.netloc, parts.path, urlencode(client_query), parts.fragment)
     return stripped, own, client
 
 
-def _reject_unknown(scheme: str, names: Iterable[str], accepted: Iterable[str]) -> None:
+def reject_unknown(scheme: str, names: Iterable[str], accepted: Iterable[str]) -> None:
     allowed = set(accepted)
     unknown = sorted(name for name in names if name not in allowed)
     if unknown:
         raise ValueError(f"Unknown option(s) {', '.join(map(repr, unknown))} for {scheme}:// store URLs")
 
 
-def _positive_int(name: str, value: Any) -> int | None:
+def positive_int(name: str, value: Any) -> int | None:
     if value is None:
         return None
     if isinstance(value, str):
@@ -181,7 +214,7 @@ def _namespaced(store: Store, namespace: Any) -> Store:
     return namespaced
 
 
-def _parameters(*callables: Callable[..., Any]) -> set[str]:
+def parameter_names(*callables: Callable[..., Any]) -> set[str]:
     names: set[str] = set()
     for function in callables:
         for parameter in inspect.signature(function).parameters.values():
@@ -197,14 +230,14 @@ def _memory_from_url(url: str, **options: Any) -> Store:
     """``memory://?max_entries=N&max_bytes=N&namespace=NAME``: a new :class:`~litestar_kvstores.memory.MemoryStore`."""
     from .memory import MemoryStore
 
-    stripped, own, client = _split_options(url, options, ("max_entries", "max_bytes", "namespace"))
+    stripped, own, client = split_options(url, options, ("max_entries", "max_bytes", "namespace"))
     parts = urlsplit(stripped)
-    _reject_unknown("memory", [*client, *(name for name, _ in parse_qsl(parts.query))], ())
+    reject_unknown("memory", [*client, *(name for name, _ in parse_qsl(parts.query))], ())
     if parts.netloc or parts.path not in ("", "/"):
         raise ValueError(f"A memory:// URL has no host or path, got {redact_url(url)!r}")
     store = MemoryStore(
-        max_entries=_positive_int("max_entries", own.get("max_entries")),
-        max_bytes=_positive_int("max_bytes", own.get("max_bytes")),
+        max_entries=positive_int("max_entries", own.get("max_entries")),
+        max_bytes=positive_int("max_bytes", own.get("max_bytes")),
     )
     return _namespaced(store, own.get("namespace"))
 
@@ -221,17 +254,17 @@ def _file_path(url: str) -> Path:
 def _file_from_url(url: str, **options: Any) -> Store:
     """``file:///abs/dir?namespace=NAME`` or ``file://./relative/dir``: a :class:`~litestar_kvstores.file.FileStore`."""
     file_module = import_module(".file", __package__)
-    accepted = _parameters(file_module.FileStore) - {"path"}
-    stripped, own, client = _split_options(url, options, accepted)
-    _reject_unknown("file", [*client, *(name for name, _ in parse_qsl(urlsplit(stripped).query))], ())
-    store: Store = file_module.FileStore(_file_path(stripped), **_typed_like_defaults(file_module.FileStore, own))
+    accepted = parameter_names(file_module.FileStore) - {"path"}
+    stripped, own, client = split_options(url, options, accepted)
+    reject_unknown("file", [*client, *(name for name, _ in parse_qsl(urlsplit(stripped).query))], ())
+    store: Store = file_module.FileStore(_file_path(stripped), **bools_like_defaults(file_module.FileStore, own))
     return store
 
 
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 
-def _typed_like_defaults(function: Callable[..., Any], options: dict[str, Any]) -> dict[str, Any]:
+def bools_like_defaults(function: Callable[..., Any], options: dict[str, Any]) -> dict[str, Any]:
     """Convert query strings of options whose parameter defaults to a ``bool`` (``fsync=true``) to ``bool``.
 
     Raises:
@@ -269,7 +302,7 @@ class _ClientLibrary:
     def client_options(self) -> set[str]:
         """Every option the library's connection pool and connections accept (query or keyword)."""
         connection = import_module(f"{self.name}.asyncio.connection")
-        accepted = _parameters(
+        accepted = parameter_names(
             connection.AbstractConnection.__init__,
             connection.Connection.__init__,
             connection.SSLConnection.__init__,
@@ -304,9 +337,9 @@ def _redis_like_factory(library: _ClientLibrary) -> SchemeFactory:
 
     def factory(url: str, **options: Any) -> Store:
         scheme = urlsplit(url).scheme.lower()
-        stripped, own, client = _split_options(url, options, ("namespace",))
+        stripped, own, client = split_options(url, options, ("namespace",))
         query_names = [name for name, _ in parse_qsl(urlsplit(stripped).query)]
-        _reject_unknown(scheme, [*client, *query_names], library.client_options())
+        reject_unknown(scheme, [*client, *query_names], library.client_options())
         if "namespace" in own and not own["namespace"]:
             raise ValueError("The option 'namespace' must not be empty")
         namespace = {"namespace": own["namespace"]} if "namespace" in own else {}
@@ -328,7 +361,7 @@ def _store_class(library: _ClientLibrary) -> Any:
     return getattr(import_module(library.store_module, __package__), library.store_class)
 
 
-def _hosts(url: str, default_port: int) -> list[tuple[str, int]]:
+def url_hosts(url: str, default_port: int) -> list[tuple[str, int]]:
     """The ``host:port`` pairs of a comma-separated netloc (credentials removed; ``[v6]:port`` understood)."""
     hosts = []
     for item in urlsplit(url).netloc.rpartition("@")[2].split(","):
@@ -346,7 +379,7 @@ def _hosts(url: str, default_port: int) -> list[tuple[str, int]]:
     return hosts
 
 
-def _credentials(url: str) -> dict[str, str]:
+def url_credentials(url: str) -> dict[str, str]:
     """``username`` and ``password`` from the URL's user info, percent-decoded; absent ones left out."""
     userinfo, at, _ = urlsplit(url).netloc.rpartition("@")
     if not at:
@@ -368,14 +401,16 @@ def _sentinel_primary(library: _ClientLibrary, url: str, options: dict[str, Any]
     segments = [segment for segment in urlsplit(url).path.split("/") if segment]
     if not segments or len(segments) > 2:
         raise ValueError(f"A sentinel URL needs /SERVICE or /SERVICE/DB as path, got {redact_url(url)!r}")
-    options = {**_NETWORK_DEFAULTS, **library.parsed_query(url), **options, **_credentials(url)}
+    options = {**_NETWORK_DEFAULTS, **library.parsed_query(url), **options, **url_credentials(url)}
     if len(segments) == 2:
         try:
             options["db"] = int(segments[1])
         except ValueError:
             raise ValueError(f"Invalid database number {segments[1]!r} in {redact_url(url)!r}") from None
     timeouts = {name: options[name] for name in ("socket_timeout", "socket_connect_timeout") if name in options}
-    sentinel = import_module(f"{library.name}.asyncio.sentinel").Sentinel(_hosts(url, 26379), sentinel_kwargs=timeouts)
+    sentinel = import_module(f"{library.name}.asyncio.sentinel").Sentinel(
+        url_hosts(url, 26379), sentinel_kwargs=timeouts
+    )
     return sentinel.master_for(segments[0], **options)
 
 
@@ -383,9 +418,9 @@ def _cluster_client(library: _ClientLibrary, url: str, options: dict[str, Any]) 
     """A cluster client that discovers the cluster from every ``host:port`` of ``url``."""
     cluster_module = import_module(f"{library.name}.asyncio.cluster")
     defaults = {**_NETWORK_DEFAULTS, "max_connections": _CLUSTER_MAX_CONNECTIONS}
-    options = {**defaults, **library.parsed_query(url), **options, **_credentials(url)}
+    options = {**defaults, **library.parsed_query(url), **options, **url_credentials(url)}
     options.pop("db", None)  # a cluster has database 0 only
-    nodes = [cluster_module.ClusterNode(host, port) for host, port in _hosts(url, 6379)]
+    nodes = [cluster_module.ClusterNode(host, port) for host, port in url_hosts(url, 6379)]
     return getattr(cluster_module, library.cluster_class)(startup_nodes=nodes, **options)
 
 
@@ -399,22 +434,10 @@ def _mongo_from_url(url: str, **options: Any) -> Store:
     aliases = {alias.lower() for names in common.URI_OPTIONS_ALIAS_MAP.values() for alias in names}
     uri_options = {name.lower() for name in common.URI_OPTIONS_VALIDATOR_MAP} | aliases
     keyword_options = uri_options | {name.lower() for name in common.VALIDATORS}
-    stripped, own, client = _split_options(url, options, ("database", "collection", "namespace"))
+    stripped, own, client = split_options(url, options, ("database", "collection", "namespace"))
     query_names = [name for name, _ in parse_qsl(urlsplit(stripped).query)]
-    _reject_unknown(scheme, [name for name in query_names if name.lower() not in uri_options], ())
-    _reject_unknown(scheme, [name for name in client if name.lower() not in keyword_options], ())
+    reject_unknown(scheme, [name for name in query_names if name.lower() not in uri_options], ())
+    reject_unknown(scheme, [name for name in client if name.lower() not in keyword_options], ())
     store_cls = import_module(".mongo", __package__).MongoStore
     store: Store = store_cls.with_client(stripped, **own, **client)
     return store
-
-
-for _scheme, _factory in {
-    "memory": _memory_from_url,
-    "file": _file_from_url,
-    "mongodb": _mongo_from_url,
-    "mongodb+srv": _mongo_from_url,
-}.items():
-    register_scheme(_scheme, _factory)
-for _library in (_REDIS, _VALKEY):
-    for _suffix in ("", "s", "+sentinel", "+cluster"):
-        register_scheme(_library.name + _suffix, _redis_like_factory(_library))

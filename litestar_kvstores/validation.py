@@ -12,13 +12,25 @@ from datetime import timedelta
 from typing import Any, NoReturn
 
 __all__ = (
+    "DEFAULT_NAMESPACE",
+    "INT64_MAX",
+    "INT64_MIN",
     "NAMESPACE_PATTERN",
+    "check_amount",
     "check_key",
     "check_namespace",
+    "check_namespace_path",
     "encode_value",
     "remaining_whole_seconds",
     "ttl_seconds",
 )
+
+DEFAULT_NAMESPACE = "LITESTAR"
+"""The root namespace of the server-backed stores when none is given, as in Litestar."""
+
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+"""The range of a counter of :meth:`~litestar_kvstores.base.KVStore.incr` and of its ``amount`` on every backend."""
 
 NAMESPACE_PATTERN = re.compile(r"[A-Za-z0-9_.\-]+")
 """What a namespace name may contain: letters, digits, ``_``, ``-`` and ``.`` (but not only dots)."""
@@ -108,3 +120,31 @@ def check_namespace(name: object) -> str:
     if not NAMESPACE_PATTERN.fullmatch(name) or name in {".", ".."}:
         raise ValueError(f"Invalid namespace name {name!r}: use a non-empty name of letters, digits, '_', '-' and '.'")
     return name
+
+
+def check_namespace_path(path: object) -> str:
+    """Return ``path`` if it is valid namespace names joined by ``/`` (``"app"``, ``"app/sessions"``).
+
+    Raises:
+        TypeError: ``path`` is not a ``str``.
+        ValueError: a name of the path is empty or invalid (see :func:`check_namespace`).
+    """
+    if not isinstance(path, str):
+        raise TypeError(f"A namespace path must be str, not {type(path).__name__}")
+    for name in path.split("/"):
+        check_namespace(name)
+    return path
+
+
+def check_amount(amount: object) -> int:
+    """Return ``amount`` if it is an ``int`` (not a ``bool``) that fits in a signed 64-bit integer.
+
+    Raises:
+        TypeError: ``amount`` is not an ``int``.
+        ValueError: ``amount`` is outside the signed 64-bit range.
+    """
+    if not isinstance(amount, int) or isinstance(amount, bool):
+        raise TypeError(f"amount must be int, not {type(amount).__name__}")
+    if not INT64_MIN <= amount <= INT64_MAX:
+        raise ValueError(f"amount must fit in a signed 64-bit integer, got {amount}")
+    return amount
