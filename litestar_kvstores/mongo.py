@@ -121,7 +121,7 @@ def _check_client_options(url: str, client_options: Mapping[str, Any]) -> None:
     unknown = [name for name, _ in parse_qsl(urlsplit(url).query) if name.lower() not in uri_options]
     unknown += [name for name in client_options if name.lower() not in keyword_options]
     if unknown:
-        raise ValueError(f"Unknown MongoDB client option(s): {', '.join(map(repr, unknown))}")
+        raise ValueError(f"Invalid MongoDB URL or client option: unknown option(s) {', '.join(map(repr, unknown))}")
 
 
 def _without_credentials(text: str, url: str) -> str:
