@@ -362,6 +362,11 @@ class RedisLikeStore(KVStore):
         library = urls._REDIS if cls._bridge.product == "Redis" else urls._VALKEY
         return cast("Self", urls._redis_like_factory(library)(url, **options))
 
+    @property
+    def address(self) -> str:
+        """``host:port`` of the server, the Sentinel service, or the cluster's startup nodes; never credentials."""
+        return self._conn.address
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(namespace={self.namespace!r}, address={self._conn.address!r})"
 

@@ -8,16 +8,17 @@ at the end).
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import anyio
 from litestar.cli._utils import LitestarGroup
-from litestar.plugins import CLIPluginProtocol
+from litestar.plugins import CLIPluginProtocol, InitPluginProtocol
+from litestar.stores.registry import StoreRegistry as LitestarStoreRegistry
 
-from .urls import redact_url
+from .base import KVStore
+from .registry import StoreRegistry
 
 try:  # the same click flavour as Litestar's own commands
     import rich_click as click
@@ -26,43 +27,31 @@ except ImportError:  # pragma: no cover
 
 if TYPE_CHECKING:
     from litestar import Litestar
+    from litestar.config.app import AppConfig
     from litestar.stores.base import Store
 
 __all__ = ("KVStoresCLIPlugin", "describe_address", "stores_group")
 
 
-_REPR_ADDRESS = re.compile(r"address=['\"]([^'\"]+)['\"]")
-
-
 def describe_address(store: Store) -> str:
-    """Where ``store`` keeps its data, without credentials: ``host:port``, a directory, or ``in-process``.
+    """Where ``store`` keeps its data, without credentials: its ``address`` (``host:port``, a directory or
+    ``in-process``) for this package's stores, ``-`` for other stores."""
+    return store.address if isinstance(store, KVStore) else "-"
 
-    Looks for an ``address`` or ``path`` attribute, then for ``address='...'`` in the store's ``repr`` (which never
-    holds credentials); whatever is found is passed through :func:`~litestar_kvstores.urls.redact_url` as well.
+
+def _registry(app: Litestar) -> StoreRegistry:
+    """The app's registry, which lists its stores.
+
+    Raises:
+        click.ClickException: the app's registry is not this package's (``stores=`` was a registry of Litestar's).
     """
-    address = getattr(store, "address", None) or getattr(store, "path", None)
-    if address is None:
-        found = _REPR_ADDRESS.search(repr(store))
-        address = found.group(1) if found else None
-    if address is None:
-        return "in-process" if type(store).__name__ == "MemoryStore" else "-"
-    return redact_url(str(address)) if "://" in str(address) else str(address)
-
-
-def _named_stores(app: Litestar) -> dict[str, Store]:
-    """The app's stores by name, sorted, then the root of the default factory as ``(default)`` if there is one."""
     registry = app.stores
-    stores = getattr(registry, "stores", None)
-    named: dict[str, Store] = dict(sorted((stores() if callable(stores) else registry._stores).items()))
-    for index, root in enumerate(getattr(registry, "owned_stores", [])):
-        named["(default)" if index == 0 else f"(default {index})"] = root
-    return named
-
-
-def _cleanup_targets(app: Litestar) -> dict[str, Store]:
-    """:func:`_named_stores` without the namespaces the default factory made: the root's clean-up covers them."""
-    created = {id(store) for store in getattr(app.stores, "created_stores", [])}
-    return {name: store for name, store in _named_stores(app).items() if id(store) not in created}
+    if not isinstance(registry, StoreRegistry):
+        raise click.ClickException(
+            "litestar stores needs stores= to be a mapping or a litestar_kvstores.StoreRegistry, "
+            f"not {type(registry).__module__}.{type(registry).__name__}"
+        )
+    return registry
 
 
 def _line(name: str, store: Store, detail: str) -> str:
@@ -72,7 +61,7 @@ def _line(name: str, store: Store, detail: str) -> str:
 async def _close_all(app: Litestar) -> None:
     """Close what the command opened: a CLI process owns its stores' clients for its whole (short) life."""
     seen: set[int] = set()
-    for store in _named_stores(app).values():
+    for store in _registry(app).managed_stores().values():
         if id(store) in seen:
             continue
         seen.add(id(store))
@@ -143,13 +132,13 @@ def stores_group() -> None:
 @click.command("list")
 def list_command(app: Litestar) -> None:
     """One line per store: name, backend, address, key count."""
-    _for_each_store(app, _named_stores(app), _key_count)
+    _for_each_store(app, _registry(app).managed_stores(), _key_count)
 
 
 @click.command("stats")
 def stats_command(app: Litestar) -> None:
     """One line per store: name, backend, address, ping time, key count and the store's own statistics."""
-    _for_each_store(app, _named_stores(app), _stats)
+    _for_each_store(app, _registry(app).managed_stores(), _stats)
 
 
 @click.command("clear")
@@ -160,12 +149,13 @@ def clear_command(app: Litestar, name: str, yes: bool) -> None:
 
     NAME is a configured store, ``(default)``, or any name the default store's namespaces serve (``sessions``...).
     """
-    stores = _named_stores(app)
+    registry = _registry(app)
+    stores = registry.managed_stores()
     if name not in stores:
-        if not getattr(app.stores, "owned_stores", None):
+        if not registry.owned_stores:
             raise click.BadParameter(f"no store named {name!r}", param_hint="NAME")
         # a name the default factory serves at run time: its namespace of the shared root
-        stores[name] = app.stores.get(name)
+        stores[name] = registry.get(name)
     if not yes and not click.confirm(f"Delete every entry of the store {name!r}?"):
         click.echo("aborted")
         return
@@ -180,17 +170,27 @@ def clear_command(app: Litestar, name: str, yes: bool) -> None:
 @click.command("delete-expired")
 def delete_expired_command(app: Litestar) -> None:
     """Remove expired entries from every store now; one line per store with how many were removed."""
-    _for_each_store(app, _cleanup_targets(app), _delete_expired)
+    _for_each_store(app, _registry(app).cleanup_targets(), _delete_expired)
 
 
 for _command in (list_command, stats_command, clear_command, delete_expired_command):
     stores_group.add_command(_command)  # LitestarGroup.add_command injects ``app``
 
 
-class KVStoresCLIPlugin(CLIPluginProtocol):
-    """Adds ``litestar stores ...`` to an application that does not use :class:`~.plugin.KVStoresPlugin`."""
+class KVStoresCLIPlugin(CLIPluginProtocol, InitPluginProtocol):
+    """Adds ``litestar stores ...`` to an application that does not use :class:`~.plugin.KVStoresPlugin`.
+
+    A ``stores=`` mapping becomes a :class:`~litestar_kvstores.StoreRegistry` of the same stores, so the commands
+    can list them.
+    """
 
     __slots__ = ()
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        """Turn a ``stores=`` mapping (or nothing) into a :class:`~litestar_kvstores.StoreRegistry`."""
+        if not isinstance(app_config.stores, LitestarStoreRegistry):
+            app_config.stores = StoreRegistry(app_config.stores)
+        return app_config
 
     def on_cli_init(self, cli: click.Group) -> None:
         """Add the ``stores`` command group to ``cli``."""

@@ -167,6 +167,11 @@ class FileStore(KVStore):
         """The directory holding this namespace's entries."""
         return Path(self._directory)
 
+    @property
+    def address(self) -> str:
+        """The absolute directory holding this namespace's entries."""
+        return self._directory
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._directory!r})"
 

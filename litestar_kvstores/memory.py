@@ -111,6 +111,11 @@ class MemoryStore(KVStore):
 
         return cast("Self", _memory_from_url(url, **options))
 
+    @property
+    def address(self) -> str:
+        """``in-process``: the entries live in this process's memory."""
+        return "in-process"
+
     def __repr__(self) -> str:
         bounds = f", max_entries={self._state.max_entries}, max_bytes={self._state.max_bytes}"
         return f"MemoryStore(namespace={self.namespace!r}{bounds})"

@@ -331,6 +331,11 @@ class MongoStore(KVStore):
         child._setup(self._connection, f"{self.namespace}/{check_namespace(namespace)}", False)
         return child
 
+    @property
+    def address(self) -> str:
+        """The ``host:port`` of every server the client knows; never credentials."""
+        return _addresses(self._connection.client)
+
     def __repr__(self) -> str:
         collection = self._connection.collection
         return (

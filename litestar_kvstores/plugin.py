@@ -276,30 +276,20 @@ class KVStoresPlugin(InitPluginProtocol, CLIPluginProtocol):
                 if self._entering:
                     await asyncio.gather(*self._entering, return_exceptions=True)
 
-    def cleanup_targets(self) -> dict[str, Store]:
-        """The stores whose ``delete_expired`` covers everything: the default root and each named store.
-
-        Namespaces the default factory created are left out: the root's clean-up covers its namespaces.
-        """
-        created = {id(store) for store in self.registry.created_stores}
-        (root,) = self.registry.owned_stores
-        return {"(default)": root} | {
-            name: store for name, store in self.registry.stores().items() if id(store) not in created
-        }
-
     async def delete_expired(self) -> dict[str, int]:
         """Run ``delete_expired`` on every clean-up target now; return how many entries each removed.
+
+        The targets are :meth:`StoreRegistry.cleanup_targets`: the default root (as ``(default)``) and each named
+        store, once each.
 
         A store that fails is logged at WARNING (with its name, not its URL) and left out of the result; the
         others still run. Stores without ``delete_expired`` are skipped.
         """
         removed: dict[str, int] = {}
-        seen: set[int] = set()
-        for name, store in self.cleanup_targets().items():
+        for name, store in self.registry.cleanup_targets().items():
             delete_expired = getattr(store, "delete_expired", None)
-            if delete_expired is None or id(store) in seen:
+            if delete_expired is None:
                 continue
-            seen.add(id(store))
             try:
                 removed[name] = int(await delete_expired() or 0)
             except Exception:

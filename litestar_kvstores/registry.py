@@ -13,15 +13,29 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from litestar.stores.registry import StoreRegistry as LitestarStoreRegistry
-from litestar.stores.registry import default_default_factory
+
+from .memory import MemoryStore
 
 if TYPE_CHECKING:
     from litestar.stores.base import NamespacedStore, Store
 
-__all__ = ("StoreCreatedListener", "StoreRegistry")
+__all__ = ("DEFAULT_ROOT_NAME", "StoreCreatedListener", "StoreRegistry", "new_memory_store")
+
+DEFAULT_ROOT_NAME = "(default)"
+"""The name under which :meth:`StoreRegistry.managed_stores` lists the root whose namespaces the default factory
+hands out (further roots: ``(default 1)``, ...)."""
 
 StoreCreatedListener = Callable[[str, "Store"], None]
 """Called with ``(name, store)`` right after the default factory created ``store`` for ``name``."""
+
+
+def new_memory_store(name: str) -> MemoryStore:
+    """The default factory of a :class:`StoreRegistry` made without one: a new, empty :class:`MemoryStore` per name.
+
+    Unlike Litestar's default (Litestar's own ``MemoryStore``), the store it makes has this package's contract,
+    atomic ``incr`` included, so :class:`~litestar_kvstores.AtomicRateLimitMiddleware` works on it.
+    """
+    return MemoryStore()
 
 
 class StoreRegistry(LitestarStoreRegistry):
@@ -30,7 +44,7 @@ class StoreRegistry(LitestarStoreRegistry):
     Args:
         stores: Stores by name. Litestar enters (and on shutdown exits) these when the registry is handed to it.
         default_factory: Called with a name that is not registered yet; the store it returns is registered under
-            that name and returned by every later :meth:`get` of the name.
+            that name and returned by every later :meth:`get` of the name. Default: :func:`new_memory_store`.
         deferred: Stores by name that :meth:`get` hands out like ``stores`` but that Litestar does not see when the
             application is built, so their owner (the plugin) enters and closes them instead of Litestar.
     """
@@ -40,7 +54,7 @@ class StoreRegistry(LitestarStoreRegistry):
     def __init__(
         self,
         stores: Mapping[str, Store] | None = None,
-        default_factory: Callable[[str], Store] = default_default_factory,
+        default_factory: Callable[[str], Store] = new_memory_store,
         *,
         deferred: Mapping[str, Store] | None = None,
     ) -> None:
@@ -117,6 +131,31 @@ class StoreRegistry(LitestarStoreRegistry):
     def stores(self) -> dict[str, Store]:
         """Return every store by name without creating any (a snapshot)."""
         return {**self._deferred, **self._stores}
+
+    def managed_stores(self) -> dict[str, Store]:
+        """Return every store by name (sorted), then each owned root as ``(default)``, ``(default 1)``, ...
+
+        This is what the ``litestar stores`` commands and the dashboard list; nothing is created.
+        """
+        listed = dict(sorted(self.stores().items()))
+        for index, root in enumerate(self._owned):
+            listed[DEFAULT_ROOT_NAME if index == 0 else f"{DEFAULT_ROOT_NAME[:-1]} {index})"] = root
+        return listed
+
+    def cleanup_targets(self) -> dict[str, Store]:
+        """Return the stores whose ``delete_expired`` together covers every entry, each store once.
+
+        That is :meth:`managed_stores` without the namespaces the default factory created (their root's clean-up
+        covers them) and without a store listed twice under two names.
+        """
+        created = {id(store) for store in self._created}
+        targets: dict[str, Store] = {}
+        seen: set[int] = set()
+        for name, store in self.managed_stores().items():
+            if id(store) not in created and id(store) not in seen:
+                seen.add(id(store))
+                targets[name] = store
+        return targets
 
     @property
     def owned_stores(self) -> list[Store]:

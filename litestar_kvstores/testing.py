@@ -91,7 +91,7 @@ AWKWARD_KEYS = [
 
 
 class StoreContract:
-    """The store contract of ``DESIGN.md``, one test per rule, for any store (see the module docstring)."""
+    """The store contract (docs: "The store contract"), one test per rule, for any store (see the module docstring)."""
 
     # --- set --------------------------------------------------------------------------------------------------
 

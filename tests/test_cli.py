@@ -155,3 +155,17 @@ def test_an_unreachable_store_reports_on_its_line_and_the_others_go_on() -> None
     assert line_of(result, "zzz").endswith("keys=0")
     assert "s3cret" not in result.output
     assert "alice" not in result.output
+
+
+def test_a_registry_of_litestars_own_is_refused_with_what_to_pass_instead() -> None:
+    result = invoke({}, "list", app="tests.cli_app:create_litestar_registry_app")
+    assert result.exit_code == 1
+    assert "litestar_kvstores.StoreRegistry" in result.output
+
+
+def test_the_address_column_shows_the_stores_own_address(tmp_path: Path) -> None:
+    directory = tmp_path / "files"
+    result = invoke({"KVSTORES_FILES": f"file://{directory}"}, "list")
+    assert result.exit_code == 0, result.output
+    assert str(directory) in line_of(result, "files")
+    assert "in-process" in line_of(result, "(default)")

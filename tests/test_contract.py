@@ -1,4 +1,4 @@
-"""The store contract of DESIGN.md, run against every backend listed in ``tests/backends.py``."""
+"""The store contract, run against every backend listed in ``tests/backends.py``."""
 
 from litestar_kvstores.testing import StoreContract
 

@@ -161,3 +161,26 @@ def test_threads_asking_for_a_new_name_at_once_get_one_store() -> None:
         results = list(pool.map(lambda _: ask(), range(8)))
     assert len(made) == 1
     assert all(result is made[0] for result in results)
+
+
+def test_without_a_default_factory_every_name_gets_a_memory_store_of_this_package() -> None:
+    registry = StoreRegistry()
+    sessions = registry.get("sessions")
+    assert isinstance(sessions, MemoryStore)
+    assert registry.get("rate_limit") is not sessions
+
+
+def test_managed_stores_lists_named_stores_then_the_default_root() -> None:
+    root = MemoryStore()
+    named = MemoryStore()
+    registry = StoreRegistry.from_root(root, {"b": named})
+    created = registry.get("a")
+    assert registry.managed_stores() == {"a": created, "b": named, "(default)": root}
+
+
+def test_cleanup_targets_leave_out_created_namespaces_and_duplicates() -> None:
+    root = MemoryStore()
+    shared = MemoryStore()
+    registry = StoreRegistry.from_root(root, {"one": shared, "two": shared})
+    registry.get("sessions")
+    assert registry.cleanup_targets() == {"one": shared, "(default)": root}
