@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from importlib import import_module
 from importlib.metadata import entry_points
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
@@ -223,7 +222,7 @@ def parameter_names(*callables: Callable[..., Any]) -> set[str]:
     return names - {"self", "args", "kwargs"}
 
 
-# -- memory:// and file:// ---------------------------------------------------------------------------------------
+# -- memory:// ---------------------------------------------------------------------------------------------------------
 
 
 def _memory_from_url(url: str, **options: Any) -> Store:
@@ -240,25 +239,6 @@ def _memory_from_url(url: str, **options: Any) -> Store:
         max_bytes=positive_int("max_bytes", own.get("max_bytes")),
     )
     return _namespaced(store, own.get("namespace"))
-
-
-def _file_path(url: str) -> Path:
-    """``file://./relative`` and ``file://relative`` are relative to the working directory, ``file:///abs`` is not."""
-    parts = urlsplit(url)
-    path = parts.path if parts.netloc in ("", "localhost") else parts.netloc + parts.path
-    if not path:
-        raise ValueError(f"A file:// URL needs a directory, got {redact_url(url)!r}")
-    return Path(path)
-
-
-def _file_from_url(url: str, **options: Any) -> Store:
-    """``file:///abs/dir?namespace=NAME`` or ``file://./relative/dir``: a :class:`~litestar_kvstores.file.FileStore`."""
-    file_module = import_module(".file", __package__)
-    accepted = parameter_names(file_module.FileStore) - {"path"}
-    stripped, own, client = split_options(url, options, accepted)
-    reject_unknown("file", [*client, *(name for name, _ in parse_qsl(urlsplit(stripped).query))], ())
-    store: Store = file_module.FileStore(_file_path(stripped), **bools_like_defaults(file_module.FileStore, own))
-    return store
 
 
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
