@@ -9,11 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 from litestar.types import Empty, EmptyType
 from redis import exceptions
-from redis.asyncio import ConnectionPool, Redis, RedisCluster
+from redis.asyncio import Connection, ConnectionPool, Redis, RedisCluster, Sentinel, SSLConnection
+from redis.asyncio.cluster import ClusterNode
+from redis.asyncio.connection import parse_url
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
-from ._redis_common import ClientBridge, RedisLikeStore
+from ._redis.bridge import ClientBridge
+from ._redis.store import RedisLikeStore
 
 if TYPE_CHECKING:
     from typing import Self
@@ -30,6 +33,11 @@ _REDIS = ClientBridge.for_library(
     retry_class=Retry,
     backoff_class=ExponentialBackoff,
     pool_exhausted_error=exceptions.MaxConnectionsError,
+    sentinel_class=Sentinel,
+    cluster_node_class=ClusterNode,
+    connection_classes=(Connection, SSLConnection),
+    url_schemes=("redis", "rediss", "unix"),
+    parse_url=parse_url,
 )
 
 
@@ -98,4 +106,4 @@ class RedisStore(RedisLikeStore):
                 command.
         """
         explicit = {"db": db, "port": port, "username": username, "password": password}
-        return cls._from_url(url, namespace=namespace, explicit=explicit, client_options=client_options)
+        return cls._with_client(url, namespace=namespace, explicit=explicit, client_options=client_options)

@@ -9,11 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 from litestar.types import Empty, EmptyType
 from valkey import exceptions
-from valkey.asyncio import ConnectionPool, Valkey, ValkeyCluster
+from valkey.asyncio import Connection, ConnectionPool, Sentinel, SSLConnection, Valkey, ValkeyCluster
+from valkey.asyncio.cluster import ClusterNode
+from valkey.asyncio.connection import parse_url
 from valkey.asyncio.retry import Retry
 from valkey.backoff import ExponentialBackoff
 
-from ._redis_common import ClientBridge, RedisLikeStore
+from ._redis.bridge import ClientBridge
+from ._redis.store import RedisLikeStore
 
 if TYPE_CHECKING:
     from typing import Self
@@ -30,6 +33,11 @@ _VALKEY = ClientBridge.for_library(
     retry_class=Retry,
     backoff_class=ExponentialBackoff,
     pool_exhausted_error=exceptions.ConnectionError,  # its asyncio pool raises a plain ConnectionError when full
+    sentinel_class=Sentinel,
+    cluster_node_class=ClusterNode,
+    connection_classes=(Connection, SSLConnection),
+    url_schemes=("valkey", "valkeys", "redis", "rediss", "unix"),
+    parse_url=parse_url,
 )
 
 
@@ -76,4 +84,4 @@ class ValkeyStore(RedisLikeStore):
         Same defaults and arguments as :meth:`litestar_kvstores.redis.RedisStore.with_client`.
         """
         explicit = {"db": db, "port": port, "username": username, "password": password}
-        return cls._from_url(url, namespace=namespace, explicit=explicit, client_options=client_options)
+        return cls._with_client(url, namespace=namespace, explicit=explicit, client_options=client_options)

@@ -14,7 +14,7 @@ import redis.asyncio
 from litestar.exceptions import ImproperlyConfiguredException
 
 from litestar_kvstores import StoreError
-from litestar_kvstores._redis_common import RedisLikeStore
+from litestar_kvstores._redis.store import RedisLikeStore
 from litestar_kvstores.redis import RedisStore
 from litestar_kvstores.valkey import ValkeyStore
 
