@@ -7,12 +7,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import redis.asyncio
 from litestar.types import Empty, EmptyType
 from redis import exceptions
-from redis.asyncio import Connection, ConnectionPool, Redis, RedisCluster, Sentinel, SSLConnection
-from redis.asyncio.cluster import ClusterNode
-from redis.asyncio.connection import parse_url
-from redis.asyncio.retry import Retry
+from redis.asyncio import Redis, RedisCluster
 from redis.backoff import ExponentialBackoff
 
 from ._redis.bridge import ClientBridge
@@ -26,18 +24,11 @@ __all__ = ("RedisStore",)
 
 _REDIS = ClientBridge.for_library(
     "Redis",
+    redis.asyncio,
     exceptions,
-    client_class=Redis,
-    cluster_class=RedisCluster,
-    connection_pool_class=ConnectionPool,
-    retry_class=Retry,
-    backoff_class=ExponentialBackoff,
+    ExponentialBackoff,
     pool_exhausted_error=exceptions.MaxConnectionsError,
-    sentinel_class=Sentinel,
-    cluster_node_class=ClusterNode,
-    connection_classes=(Connection, SSLConnection),
     url_schemes=("redis", "rediss", "unix"),
-    parse_url=parse_url,
 )
 
 

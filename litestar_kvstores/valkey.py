@@ -7,12 +7,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import valkey.asyncio
 from litestar.types import Empty, EmptyType
 from valkey import exceptions
-from valkey.asyncio import Connection, ConnectionPool, Sentinel, SSLConnection, Valkey, ValkeyCluster
-from valkey.asyncio.cluster import ClusterNode
-from valkey.asyncio.connection import parse_url
-from valkey.asyncio.retry import Retry
+from valkey.asyncio import Valkey, ValkeyCluster
 from valkey.backoff import ExponentialBackoff
 
 from ._redis.bridge import ClientBridge
@@ -26,18 +24,11 @@ __all__ = ("ValkeyStore",)
 
 _VALKEY = ClientBridge.for_library(
     "Valkey",
+    valkey.asyncio,
     exceptions,
-    client_class=Valkey,
-    cluster_class=ValkeyCluster,
-    connection_pool_class=ConnectionPool,
-    retry_class=Retry,
-    backoff_class=ExponentialBackoff,
+    ExponentialBackoff,
     pool_exhausted_error=exceptions.ConnectionError,  # its asyncio pool raises a plain ConnectionError when full
-    sentinel_class=Sentinel,
-    cluster_node_class=ClusterNode,
-    connection_classes=(Connection, SSLConnection),
     url_schemes=("valkey", "valkeys", "redis", "rediss", "unix"),
-    parse_url=parse_url,
 )
 
 

@@ -84,33 +84,27 @@ class ClientBridge:
     def for_library(
         cls,
         product: str,
+        asyncio_api: ModuleType,
         exceptions: ModuleType,
-        *,
-        client_class: type[Any],
-        cluster_class: type[Any],
-        connection_pool_class: type[Any],
-        pool_exhausted_error: type[Exception],
-        retry_class: type[Any],
         backoff_class: type[Any],
-        sentinel_class: type[Any],
-        cluster_node_class: type[Any],
-        connection_classes: tuple[type[Any], ...],
+        *,
+        pool_exhausted_error: type[Exception],
         url_schemes: tuple[str, ...],
-        parse_url: Callable[[str], Mapping[str, Any]],
     ) -> ClientBridge:
         """Return the bridge of a redis-py-shaped library (redis-py, valkey-py).
 
-        The libraries share their layout and differ in class names, which start with ``product``
-        (``RedisError`` / ``ValkeyError``, ...). Clients made by ``with_client`` get a waiting connection pool and
-        one quick retry of a broken connection (e.g. to a restarted server); a timeout is not retried, so a silent
-        server is reported after one timeout. ``pool_exhausted_error`` is what the library's asyncio pool raises when
-        all connections are in use; the other arguments are fields of the bridge.
+        The libraries share their layout (``asyncio_api`` is their ``asyncio`` package, ``exceptions`` their
+        exceptions module) and differ in the names that start with ``product``: ``Redis`` / ``Valkey``,
+        ``RedisCluster``, ``RedisError``, ... . Clients made by ``with_client`` get a waiting connection pool and one
+        quick retry of a broken connection, with ``backoff_class``'s exponential backoff (e.g. to a restarted
+        server); a timeout is not retried, so a silent server is reported after one timeout.
+        ``pool_exhausted_error`` is what the library's asyncio pool raises when all connections are in use.
         """
         cluster_error = getattr(exceptions, f"{product}ClusterException")
         connection_error = exceptions.ConnectionError
         pool_class = type(
             f"{product}WaitingConnectionPool",
-            (WaitingPoolMixin, connection_pool_class),
+            (WaitingPoolMixin, asyncio_api.ConnectionPool),
             {
                 "__doc__": "A connection pool that waits for a free connection when all are in use.",
                 "exhausted_error": pool_exhausted_error,
@@ -119,24 +113,25 @@ class ClientBridge:
         )
 
         def retry_options() -> dict[str, Any]:
-            retry = retry_class(backoff_class(cap=0.2, base=0.02), retries=1, supported_errors=(connection_error,))
+            backoff = backoff_class(cap=0.2, base=0.02)
+            retry = asyncio_api.retry.Retry(backoff, retries=1, supported_errors=(connection_error,))
             return {"retry": retry, "retry_on_error": [connection_error]}
 
         return cls(
             product=product,
-            client_class=client_class,
-            cluster_class=cluster_class,
+            client_class=getattr(asyncio_api, product),
+            cluster_class=getattr(asyncio_api, f"{product}Cluster"),
             pool_class=pool_class,
+            sentinel_class=asyncio_api.Sentinel,
+            cluster_node_class=asyncio_api.cluster.ClusterNode,
+            connection_classes=(asyncio_api.Connection, asyncio_api.SSLConnection),
+            url_schemes=url_schemes,
+            parse_url=asyncio_api.connection.parse_url,
             errors=(getattr(exceptions, f"{product}Error"), cluster_error),
             unavailable_errors=(connection_error, exceptions.TimeoutError, exceptions.ClusterDownError, cluster_error),
             response_error=exceptions.ResponseError,
             no_script_error=exceptions.NoScriptError,
             retry_options=retry_options,
-            sentinel_class=sentinel_class,
-            cluster_node_class=cluster_node_class,
-            connection_classes=connection_classes,
-            url_schemes=url_schemes,
-            parse_url=parse_url,
         )
 
     @functools.cached_property
