@@ -160,6 +160,19 @@ async def test_the_namespace_option_on_a_cluster_url(kind: Kind, request: pytest
         await store.get("k")
 
 
+@pytest.mark.parametrize("kind", SINGLE_KINDS)
+async def test_keyword_options_win_over_the_query(kind: Kind, request: pytest.FixtureRequest) -> None:
+    url = str(request.getfixturevalue(f"{kind}_url"))
+    name = f"app-{uuid.uuid4().hex[:12]}"
+    async with (
+        store_from_url(f"{url}/0?db=1&namespace=query", db=2, namespace=name) as store,
+        raw_client(f"{url}/2") as raw,
+    ):
+        await store.set("k", b"v")
+        assert await raw.get(f"LITESTAR/{name}:k") == b"v"
+        await store.delete_all()
+
+
 # --- address ----------------------------------------------------------------------------------------------------
 
 

@@ -28,21 +28,24 @@ _SENTINEL_PORT = 26379
 _SERVER_PORT = 6379
 
 
-def new_client(bridge: ClientBridge, url: str, explicit: Mapping[str, object], options: Mapping[str, Any]) -> Any:
+def new_client(
+    bridge: ClientBridge, url: str, options: Mapping[str, Any], overrides: Mapping[str, Any] | None = None
+) -> Any:
     """Return a client for ``url`` on a waiting connection pool, with :data:`POOL_DEFAULTS` and one quick retry.
 
-    ``options`` (pool and connection options) win over the defaults; the URL's query wins over ``options`` (as in
-    the library); ``explicit`` (``db``, ``port``, ... that are not ``None``) win over the URL.
+    ``options`` (pool and connection options) win over the defaults, the URL (its query, path and user info) wins
+    over ``options`` as in the library's ``from_url``, and ``overrides`` win over the URL.
 
     Raises:
         ValueError: the URL's scheme is not one of the library's, or an option is unknown (named in the message).
     """
     _check_scheme(bridge, url, bridge.url_schemes)
-    _check_options(url, options, bridge.client_options)
-    pool = bridge.pool_class.from_url(
-        url, **{**POOL_DEFAULTS, **bridge.retry_options(), **options, "decode_responses": False}
+    overrides = overrides or {}
+    _check_options(url, [*options, *overrides], bridge.client_options)
+    url_options = bridge.parse_url(url)
+    pool = bridge.pool_class(
+        **{**POOL_DEFAULTS, **bridge.retry_options(), **options, **url_options, **overrides, "decode_responses": False}
     )
-    pool.connection_kwargs.update({name: value for name, value in explicit.items() if value is not None})
     try:
         pool.make_connection()  # builds, does not open, a connection: an option it does not take fails now
     except TypeError as exc:
@@ -94,7 +97,7 @@ def store_from_url(store_class: type[S], url: str, options: Mapping[str, Any]) -
     elif topology == "cluster":
         client = _cluster_client(bridge, stripped, client_options)
     else:
-        client = new_client(bridge, stripped, {}, client_options)
+        client = new_client(bridge, stripped, {}, overrides=client_options)
     store = store_class(client, handle_client_shutdown=True)
     if namespace is None:
         return store

@@ -130,7 +130,8 @@ class RedisLikeStore(KVStore):
         Raises:
             ValueError: the URL is invalid, or an option is unknown to the client library (named in the message).
         """
-        client = factory.new_client(cls._bridge, url, explicit, client_options)
+        overrides = {name: value for name, value in explicit.items() if value is not None}
+        client = factory.new_client(cls._bridge, url, client_options, overrides)
         return cls(client, namespace=namespace, handle_client_shutdown=True)
 
     @classmethod
