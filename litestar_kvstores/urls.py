@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from importlib import import_module
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
@@ -260,85 +259,7 @@ def bools_like_defaults(function: Callable[..., Any], options: dict[str, Any]) -
     return typed
 
 
-# -- Redis and Valkey --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _ClientLibrary:
-    """Where a redis-py-like library (redis-py or valkey-py) keeps what the URL factories need."""
-
-    name: str
-    query_parsers_module: str
-    cluster_class: str
-    store_module: str
-    store_class: str
-
-    def query_parsers(self) -> Mapping[str, Callable[[str], Any]]:
-        parsers: Mapping[str, Callable[[str], Any]] = import_module(
-            self.query_parsers_module
-        ).URL_QUERY_ARGUMENT_PARSERS
-        return parsers
-
-    def client_options(self) -> set[str]:
-        """Every option the library's connection pool and connections accept (query or keyword)."""
-        connection = import_module(f"{self.name}.asyncio.connection")
-        accepted = parameter_names(
-            connection.AbstractConnection.__init__,
-            connection.Connection.__init__,
-            connection.SSLConnection.__init__,
-            connection.BlockingConnectionPool.__init__,
-        )
-        return (accepted | set(self.query_parsers())) - {"connection_class", "host", "port"}
-
-    def parsed_query(self, url: str) -> dict[str, Any]:
-        """The query of ``url`` with values converted as the library converts them in ``from_url``."""
-        parsers = self.query_parsers()
-        options: dict[str, Any] = {}
-        for name, value in parse_qsl(urlsplit(url).query):
-            parser = parsers.get(name)
-            try:
-                options[name] = parser(value) if parser else value
-            except (TypeError, ValueError):
-                raise ValueError(f"Invalid value for the option {name!r}") from None
-        return options
-
-
-_REDIS = _ClientLibrary("redis", "redis.asyncio.connection", "RedisCluster", ".redis", "RedisStore")
-_VALKEY = _ClientLibrary("valkey", "valkey._parsers.url_parser", "ValkeyCluster", ".valkey", "ValkeyStore")
-
-
-def _redis_like_factory(library: _ClientLibrary) -> SchemeFactory:
-    """Return the URL factory of the schemes of ``library`` (``redis``/``valkey`` with ``s``, ``+sentinel``, ...).
-
-    ``redis://`` / ``rediss://`` (and the ``valkey`` spellings) give ``Store.with_client(url, namespace=...,
-    **client_options)``; ``+sentinel://host:port[,host:port]/SERVICE[/DB]`` a Sentinel-managed primary and
-    ``+cluster://host:port[,host:port]`` a cluster client, both owned (closed) by the store.
-    """
-
-    def factory(url: str, **options: Any) -> Store:
-        scheme = urlsplit(url).scheme.lower()
-        stripped, own, client = split_options(url, options, ("namespace",))
-        query_names = [name for name, _ in parse_qsl(urlsplit(stripped).query)]
-        reject_unknown(scheme, [*client, *query_names], library.client_options())
-        if "namespace" in own and not own["namespace"]:
-            raise ValueError("The option 'namespace' must not be empty")
-        namespace = {"namespace": own["namespace"]} if "namespace" in own else {}
-        topology = scheme.partition("+")[2]
-        if topology == "sentinel":
-            redis_client = _sentinel_primary(library, stripped, client)
-        elif topology == "cluster":
-            redis_client = _cluster_client(library, stripped, client)
-        else:
-            store: Store = _store_class(library).with_client(stripped, **namespace, **client)
-            return store
-        owning: Store = _store_class(library)(redis_client, handle_client_shutdown=True, **namespace)
-        return owning
-
-    return factory
-
-
-def _store_class(library: _ClientLibrary) -> Any:
-    return getattr(import_module(library.store_module, __package__), library.store_class)
+# -- helpers for URLs with several hosts ------------------------------------------------------------------------
 
 
 def url_hosts(url: str, default_port: int) -> list[tuple[str, int]]:
@@ -367,41 +288,6 @@ def url_credentials(url: str) -> dict[str, str]:
     user, _, password = userinfo.partition(":")
     found = {"username": unquote(user), "password": unquote(password)}
     return {name: value for name, value in found.items() if value}
-
-
-_NETWORK_DEFAULTS = {"socket_connect_timeout": 2.0, "socket_timeout": 5.0}
-"""Timeouts of the Sentinel and cluster clients made here, as ``with_client`` sets them: never a long hang."""
-
-_CLUSTER_MAX_CONNECTIONS = 1000
-"""Per node; the cluster client's default of 100 fails 200 concurrent commands (see FACTS.md)."""
-
-
-def _sentinel_primary(library: _ClientLibrary, url: str, options: dict[str, Any]) -> Any:
-    """A client of the primary that the Sentinels at ``url``'s hosts know as the service named by the path."""
-    segments = [segment for segment in urlsplit(url).path.split("/") if segment]
-    if not segments or len(segments) > 2:
-        raise ValueError(f"A sentinel URL needs /SERVICE or /SERVICE/DB as path, got {redact_url(url)!r}")
-    options = {**_NETWORK_DEFAULTS, **library.parsed_query(url), **options, **url_credentials(url)}
-    if len(segments) == 2:
-        try:
-            options["db"] = int(segments[1])
-        except ValueError:
-            raise ValueError(f"Invalid database number {segments[1]!r} in {redact_url(url)!r}") from None
-    timeouts = {name: options[name] for name in ("socket_timeout", "socket_connect_timeout") if name in options}
-    sentinel = import_module(f"{library.name}.asyncio.sentinel").Sentinel(
-        url_hosts(url, 26379), sentinel_kwargs=timeouts
-    )
-    return sentinel.master_for(segments[0], **options)
-
-
-def _cluster_client(library: _ClientLibrary, url: str, options: dict[str, Any]) -> Any:
-    """A cluster client that discovers the cluster from every ``host:port`` of ``url``."""
-    cluster_module = import_module(f"{library.name}.asyncio.cluster")
-    defaults = {**_NETWORK_DEFAULTS, "max_connections": _CLUSTER_MAX_CONNECTIONS}
-    options = {**defaults, **library.parsed_query(url), **options, **url_credentials(url)}
-    options.pop("db", None)  # a cluster has database 0 only
-    nodes = [cluster_module.ClusterNode(host, port) for host, port in url_hosts(url, 6379)]
-    return getattr(cluster_module, library.cluster_class)(startup_nodes=nodes, **options)
 
 
 # -- MongoDB -----------------------------------------------------------------------------------------------------

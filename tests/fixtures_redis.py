@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from litestar_kvstores._redis_common import RedisLikeStore
+from litestar_kvstores._redis.store import RedisLikeStore
 from litestar_kvstores.redis import RedisStore
 from litestar_kvstores.testing import ContractTraits
 from litestar_kvstores.valkey import ValkeyStore

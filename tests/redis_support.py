@@ -7,7 +7,7 @@ from typing import Any
 import redis.asyncio
 import valkey.asyncio
 
-from litestar_kvstores._redis_common import RedisLikeStore
+from litestar_kvstores._redis.store import RedisLikeStore
 
 from .fixtures_redis import STORE_CLASSES
 from .servers.redis import Kind

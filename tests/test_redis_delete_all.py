@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from litestar_kvstores._redis_common import RedisLikeStore
+from litestar_kvstores._redis.store import RedisLikeStore
 
 from .fixtures_redis import STORE_CLASSES, open_store, unique_namespace
 from .redis_support import SINGLE_KINDS, raw_client

@@ -15,7 +15,7 @@ from redis.asyncio import RedisCluster
 from valkey.asyncio import ValkeyCluster
 
 from litestar_kvstores import StoreError, StoreUnavailableError
-from litestar_kvstores._redis_common import RedisLikeStore
+from litestar_kvstores._redis.store import RedisLikeStore
 from litestar_kvstores.redis import RedisStore
 from litestar_kvstores.valkey import ValkeyStore
 

@@ -21,7 +21,7 @@ async def test_sentinel_url(kind: Kind) -> None:
             await store.set("k", b"v", expires_in=60)
             assert await store.get("k") == b"v"
             with primary.client() as raw:
-                assert raw.get("viaurl:k") == b"v"
+                assert raw.get("LITESTAR/viaurl:k") == b"v"  # ?namespace= is a child of the default root
     finally:
         sentinel.stop()
         primary.stop()
