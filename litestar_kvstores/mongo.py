@@ -20,8 +20,7 @@ import warnings
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qsl, urlsplit
 
 from bson import Int64
@@ -36,9 +35,22 @@ from pymongo.errors import (
     PyMongoError,
 )
 
+from ._translate import ErrorTranslator
 from .base import TTL, KVStore
 from .errors import StoreError, StoreUnavailableError
-from .validation import check_key, check_namespace, encode_value, remaining_whole_seconds, ttl_seconds
+from .urls import namespace_option, split_options
+from .validation import (
+    DEFAULT_NAMESPACE,
+    INT64_MAX,
+    INT64_MIN,
+    check_amount,
+    check_key,
+    check_namespace,
+    check_namespace_path,
+    encode_value,
+    remaining_whole_seconds,
+    ttl_seconds,
+)
 
 if TYPE_CHECKING:
     from typing import Self
@@ -51,7 +63,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_DATABASE: Final = "litestar"
 DEFAULT_COLLECTION: Final = "kvstores"
-DEFAULT_NAMESPACE: Final = "LITESTAR"
 DEFAULT_TIMEOUT_MS: Final = 3000
 """Default ``serverSelectionTimeoutMS`` and ``connectTimeoutMS`` of :meth:`MongoStore.with_client` (PyMongo: 30 s)."""
 
@@ -63,8 +74,6 @@ stopped answering raises :class:`StoreUnavailableError` after this long instead 
 
 TTL_INDEX_NAME: Final = "kvstores_exp_ttl"
 
-_INT64_MIN: Final = -(2**63)
-_INT64_MAX: Final = 2**63 - 1
 _INTEGER_VALUE = re.compile(rb"-?[0-9]+")
 _VALUE_ONLY: Final = {"_id": 0, "v": 1}
 _EXPIRY_ONLY: Final = {"_id": 0, "exp": 1}
@@ -102,9 +111,14 @@ def _addresses(client: AsyncMongoClient[Any]) -> str:
     return ", ".join(addresses) or "MongoDB"
 
 
+def _query_names(url: str) -> list[str]:
+    """The names of the options in ``url``'s query, as given (blank values included)."""
+    return [name for name, _ in parse_qsl(urlsplit(url).query, keep_blank_values=True)]
+
+
 def _with_default_timeouts(url: str, options: dict[str, Any]) -> dict[str, Any]:
     """Return ``options`` plus the default timeouts that neither ``url``'s query nor ``options`` set."""
-    given = {name.lower() for name, _ in parse_qsl(urlsplit(url).query)} | {name.lower() for name in options}
+    given = {name.lower() for name in [*_query_names(url), *options]}
     defaults = dict.fromkeys(TIMEOUT_OPTIONS, DEFAULT_TIMEOUT_MS) | {"socketTimeoutMS": DEFAULT_SOCKET_TIMEOUT_MS}
     return {**{name: ms for name, ms in defaults.items() if name.lower() not in given}, **options}
 
@@ -118,7 +132,7 @@ def _check_client_options(url: str, client_options: Mapping[str, Any]) -> None:
     uri_options = {name.lower() for name in common.URI_OPTIONS_VALIDATOR_MAP}
     uri_options |= {alias.lower() for aliases in common.URI_OPTIONS_ALIAS_MAP.values() for alias in aliases}
     keyword_options = uri_options | {name.lower() for name in common.VALIDATORS}
-    unknown = [name for name, _ in parse_qsl(urlsplit(url).query) if name.lower() not in uri_options]
+    unknown = [name for name in _query_names(url) if name.lower() not in uri_options]
     unknown += [name for name in client_options if name.lower() not in keyword_options]
     if unknown:
         raise ValueError(f"Invalid MongoDB URL or client option: unknown option(s) {', '.join(map(repr, unknown))}")
@@ -133,37 +147,27 @@ def _without_credentials(text: str, url: str) -> str:
     return text
 
 
-class _TranslateErrors:
-    """Context manager turning PyMongo errors into this package's errors.
-
-    Connection problems become :class:`StoreUnavailableError` naming the server addresses, a value too large for a
-    document ``ValueError``, every other PyMongo error :class:`StoreError`. The original is kept as ``__cause__``.
-    """
+class _MongoErrors(ErrorTranslator):
+    """PyMongo's errors as this package's: :class:`StoreUnavailableError` when no server can be reached, ``ValueError``
+    for a value too large for a document, :class:`StoreError` for every other PyMongo error; each names the server
+    addresses (never credentials)."""
 
     __slots__ = ("_client",)
 
     def __init__(self, client: AsyncMongoClient[Any]) -> None:
+        super().__init__((PyMongoError, DocumentTooLarge))  # DocumentTooLarge is a BSON error, not a PyMongoError
         self._client = client
 
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if isinstance(exc, DocumentTooLarge):  # a BSON error, not a PyMongoError
-            raise ValueError(f"Too large for one MongoDB document (16 MiB at most): {exc}") from exc
-        if not isinstance(exc, PyMongoError):
-            return
+    def translate(self, exc: BaseException) -> Exception:
+        if isinstance(exc, DocumentTooLarge):
+            return ValueError(f"Too large for one MongoDB document (16 MiB at most): {exc}")
         # at operation time, a ConfigurationError means the mongodb+srv:// DNS records could not be resolved
         if isinstance(exc, ConnectionFailure | ConfigurationError):
-            raise StoreUnavailableError(
-                f"MongoDB at {_addresses(self._client)} is unreachable ({type(exc).__name__})"
-            ) from exc
-        raise StoreError(f"MongoDB operation failed on {_addresses(self._client)}: {_describe(exc)}") from exc
+            return StoreUnavailableError(f"MongoDB at {_addresses(self._client)} is unreachable ({type(exc).__name__})")
+        return StoreError(f"MongoDB operation failed on {_addresses(self._client)}: {_describe(exc)}")
 
 
-def _describe(exc: PyMongoError) -> str:
+def _describe(exc: BaseException) -> str:
     """A one-line description of a server error: its class, code and message, without the documents involved."""
     if isinstance(exc, OperationFailure):
         message = (exc.details or {}).get("errmsg") or ""
@@ -178,7 +182,7 @@ class _Connection:
     client: AsyncMongoClient[Any]
     collection: AsyncCollection[dict[str, Any]]
     owns_client: bool
-    errors: _TranslateErrors
+    errors: _MongoErrors
     indexes_ready: bool = False
     index_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -187,7 +191,7 @@ class _Connection:
         """Return the shared state for ``database.collection`` of ``client`` (dates decoded as aware UTC)."""
         codec_options: CodecOptions[dict[str, Any]] = CodecOptions(tz_aware=True, tzinfo=UTC)
         documents = client.get_database(database).get_collection(collection, codec_options=codec_options)
-        return cls(client, documents, owns_client, _TranslateErrors(client))
+        return cls(client, documents, owns_client, _MongoErrors(client))
 
     async def ensure_indexes(self) -> None:
         """Create the TTL index on ``exp`` once; later calls return at once.
@@ -204,22 +208,6 @@ class _Connection:
             self.indexes_ready = True
 
 
-def _check_path(path: object) -> str:
-    if not isinstance(path, str):
-        raise TypeError(f"namespace must be str, not {type(path).__name__}")
-    for name in path.split("/"):
-        check_namespace(name)
-    return path
-
-
-def _check_amount(amount: object) -> int:
-    if not isinstance(amount, int) or isinstance(amount, bool):
-        raise TypeError(f"amount must be int, not {type(amount).__name__}")
-    if not _INT64_MIN <= amount <= _INT64_MAX:
-        raise ValueError(f"amount must fit in a signed 64-bit integer, got {amount}")
-    return amount
-
-
 def _counter_value(key: str, value: object) -> int:
     """Return the integer held by a stored value, for :meth:`MongoStore.incr`.
 
@@ -228,7 +216,7 @@ def _counter_value(key: str, value: object) -> int:
     """
     if isinstance(value, int):
         return value
-    if isinstance(value, bytes) and _INTEGER_VALUE.fullmatch(value) and _INT64_MIN <= int(value) <= _INT64_MAX:
+    if isinstance(value, bytes) and _INTEGER_VALUE.fullmatch(value) and INT64_MIN <= int(value) <= INT64_MAX:
         return int(value)
     raise ValueError(f"The value of {key!r} is not a 64-bit integer")
 
@@ -261,7 +249,8 @@ class MongoStore(KVStore):
             TypeError: ``namespace`` is not a ``str``.
             ValueError: a name in ``namespace`` is empty or has characters other than letters, digits, ``_-.``.
         """
-        self._setup(_Connection.open(client, database, collection, owns_client=False), _check_path(namespace), True)
+        path = check_namespace_path(namespace)
+        self._setup(_Connection.open(client, database, collection, owns_client=False), path, True)
 
     def _setup(self, connection: _Connection, path: str, is_root: bool) -> None:
         self._connection = connection
@@ -299,7 +288,7 @@ class MongoStore(KVStore):
             TypeError, ValueError: ``namespace`` is invalid.
             ValueError: PyMongo rejects ``url`` or does not know an option (the message never contains credentials).
         """
-        path = _check_path(namespace)
+        path = check_namespace_path(namespace)
         _check_client_options(url, client_options)
         options = _with_default_timeouts(url, client_options)
         try:
@@ -316,10 +305,21 @@ class MongoStore(KVStore):
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> Self:
-        """``mongodb://host/?database=DB&collection=C&namespace=NAME`` (see :meth:`KVStore.from_url`)."""
-        from .urls import _mongo_from_url
+        """``mongodb://host/?database=DB&collection=C&namespace=NAME`` (or ``mongodb+srv://``): an owning store.
 
-        return cast("Self", _mongo_from_url(url, **options))
+        ``database`` and ``collection`` are those of :meth:`with_client`. ``namespace=NAME`` gives
+        ``with_namespace(NAME)`` of the default root, so the keys live under ``LITESTAR/NAME``; the store still owns
+        (and :meth:`aclose` closes) the client. Every other option, in the query or as a keyword, is one of
+        :class:`pymongo.AsyncMongoClient`'s; keyword ``options`` win over the query's. Nothing connects here.
+
+        Raises:
+            ValueError: an option neither this store nor PyMongo knows (named), an empty or invalid namespace, or a
+                URL PyMongo rejects; the message never contains a credential.
+        """
+        stripped, own, client_options = split_options(url, options, ("database", "collection", "namespace"))
+        name = namespace_option(own.pop("namespace", None))
+        root = DEFAULT_NAMESPACE if name is None else f"{DEFAULT_NAMESPACE}/{name}"
+        return cls.with_client(stripped, namespace=root, **own, **client_options)
 
     def with_namespace(self, namespace: str) -> Self:
         """Return a store for the child namespace ``namespace``, sharing this store's client.
@@ -333,13 +333,14 @@ class MongoStore(KVStore):
 
     @property
     def address(self) -> str:
-        """The ``host:port`` of every server the client knows; never credentials."""
+        """The ``host:port`` of every server the client knows, comma-separated (a ``mongodb+srv://`` seed: its host
+        name until DNS resolved it); never credentials."""
         return _addresses(self._connection.client)
 
     def __repr__(self) -> str:
         collection = self._connection.collection
         return (
-            f"{type(self).__name__}(address={_addresses(self._connection.client)!r}, "
+            f"{type(self).__name__}(address={self.address!r}, "
             f"database={collection.database.name!r}, collection={collection.name!r}, namespace={self.namespace!r})"
         )
 
@@ -484,7 +485,7 @@ class MongoStore(KVStore):
             StoreUnavailableError: the server cannot be reached.
         """
         document_id = self._key_prefix + check_key(key)
-        increment = Int64(_check_amount(amount))
+        increment = Int64(check_amount(amount))
         seconds = ttl_seconds(expires_in)
         await self._ensure_indexes()
         with self._errors:
@@ -523,7 +524,7 @@ class MongoStore(KVStore):
             result = await self.collection.update_one(unchanged, {"$set": {"v": amount, "exp": expiry}})
             return int(amount) if result.matched_count else None
         total = _counter_value(document_id.removeprefix(self._key_prefix), current.get("v")) + amount
-        if not _INT64_MIN <= total <= _INT64_MAX:
+        if not INT64_MIN <= total <= INT64_MAX:
             raise ValueError(f"incr would overflow a 64-bit integer: {total}")
         result = await self.collection.update_one(unchanged, {"$set": {"v": Int64(total)}})
         return total if result.matched_count else None
