@@ -139,11 +139,6 @@ class FileStore(KVStore):
         """Whether missing parent directories are created (see :meth:`__init__`)."""
         return self._directory.create_parents
 
-    @property
-    def address(self) -> str:
-        """The absolute directory holding this namespace's entries."""
-        return self._directory
-
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._directory.path!r})"
 

@@ -20,6 +20,8 @@ from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
+from .validation import check_namespace
+
 if TYPE_CHECKING:
     from litestar.stores.base import Store
 
@@ -27,6 +29,7 @@ __all__ = (
     "ENTRY_POINT_GROUP",
     "SchemeFactory",
     "bools_like_defaults",
+    "namespace_option",
     "parameter_names",
     "positive_int",
     "redact_url",
@@ -201,15 +204,20 @@ def positive_int(name: str, value: Any) -> int | None:
     return value
 
 
-def _namespaced(store: Store, namespace: Any) -> Store:
-    if namespace is None:
-        return store
-    if namespace == "":
+def namespace_option(value: Any) -> str | None:
+    """Return the name a URL's ``namespace`` option gives (``None`` when it is absent), checked.
+
+    Every backend's ``from_url`` returns ``with_namespace(NAME)`` of the store the URL names without the option.
+
+    Raises:
+        TypeError: a keyword ``namespace`` that is not a ``str``.
+        ValueError: the name is empty (the message names the option) or not a valid namespace name.
+    """
+    if value is None:
+        return None
+    if value == "":
         raise ValueError("The option 'namespace' must not be empty")
-    if not hasattr(store, "with_namespace"):
-        raise ValueError(f"{type(store).__name__} does not support the option 'namespace'")
-    namespaced: Store = store.with_namespace(namespace)
-    return namespaced
+    return check_namespace(value)
 
 
 def parameter_names(*callables: Callable[..., Any]) -> set[str]:
@@ -219,25 +227,6 @@ def parameter_names(*callables: Callable[..., Any]) -> set[str]:
             if parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY):
                 names.add(parameter.name)
     return names - {"self", "args", "kwargs"}
-
-
-# -- memory:// ---------------------------------------------------------------------------------------------------------
-
-
-def _memory_from_url(url: str, **options: Any) -> Store:
-    """``memory://?max_entries=N&max_bytes=N&namespace=NAME``: a new :class:`~litestar_kvstores.memory.MemoryStore`."""
-    from .memory import MemoryStore
-
-    stripped, own, client = split_options(url, options, ("max_entries", "max_bytes", "namespace"))
-    parts = urlsplit(stripped)
-    reject_unknown("memory", [*client, *(name for name, _ in parse_qsl(parts.query))], ())
-    if parts.netloc or parts.path not in ("", "/"):
-        raise ValueError(f"A memory:// URL has no host or path, got {redact_url(url)!r}")
-    store = MemoryStore(
-        max_entries=positive_int("max_entries", own.get("max_entries")),
-        max_bytes=positive_int("max_bytes", own.get("max_bytes")),
-    )
-    return _namespaced(store, own.get("namespace"))
 
 
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
@@ -288,22 +277,3 @@ def url_credentials(url: str) -> dict[str, str]:
     user, _, password = userinfo.partition(":")
     found = {"username": unquote(user), "password": unquote(password)}
     return {name: value for name, value in found.items() if value}
-
-
-# -- MongoDB -----------------------------------------------------------------------------------------------------
-
-
-def _mongo_from_url(url: str, **options: Any) -> Store:
-    """``mongodb://host/?database=DB&collection=C&namespace=NAME`` (and ``mongodb+srv://``): a MongoStore."""
-    scheme = urlsplit(url).scheme.lower()
-    common = import_module("pymongo.common")
-    aliases = {alias.lower() for names in common.URI_OPTIONS_ALIAS_MAP.values() for alias in names}
-    uri_options = {name.lower() for name in common.URI_OPTIONS_VALIDATOR_MAP} | aliases
-    keyword_options = uri_options | {name.lower() for name in common.VALIDATORS}
-    stripped, own, client = split_options(url, options, ("database", "collection", "namespace"))
-    query_names = [name for name, _ in parse_qsl(urlsplit(stripped).query)]
-    reject_unknown(scheme, [name for name in query_names if name.lower() not in uri_options], ())
-    reject_unknown(scheme, [name for name in client if name.lower() not in keyword_options], ())
-    store_cls = import_module(".mongo", __package__).MongoStore
-    store: Store = store_cls.with_client(stripped, **own, **client)
-    return store

@@ -1,7 +1,8 @@
 """A MongoDB wire-protocol server for the tests: SecantusDB in a child process, in memory, on a loopback port.
 
-No real ``mongod`` can be installed here (see ``FACTS.md``), so the fixtures start SecantusDB through its Python
-API, which (unlike its console script) honours a short TTL sweep interval. Run as a module
+No real ``mongod`` is installable from PyPI (every "memory server" package downloads the binary at run time), so the
+fixtures start SecantusDB, a wire-protocol server, through its Python API, which (unlike its console script) honours
+a short TTL sweep interval. ``KVSTORES_TEST_MONGO_URL`` runs the tests against a real server instead. Run as a module
 (``python -m tests.servers.mongo PORT``) it serves until it receives SIGTERM or SIGINT.
 """
 
