@@ -266,6 +266,15 @@ class FileStore(KVStore):
         """Return how many keys :meth:`keys` would yield."""
         return len(await _in_thread(self._directory.keys))
 
+    async def namespaces(self) -> AsyncIterator[str]:
+        """Yield the names of the child namespaces (sub-directories) whose tree holds a live entry, in one hop.
+
+        Raises:
+            StoreError: a directory could not be read.
+        """
+        for name in await _in_thread(self._directory.namespaces):
+            yield name
+
     async def get_many(self, keys: Iterable[str]) -> dict[str, bytes | None]:
         """Return each key's value (``None`` for missing or expired keys), with at most one thread hop."""
         found, deferred = read_many_now([(key, *self._locate(key)) for key in keys])

@@ -46,6 +46,7 @@ from .validation import (
     check_namespace,
     check_namespace_path,
     encode_value,
+    first_namespace,
     remaining_whole_seconds,
     ttl_seconds,
 )
@@ -378,6 +379,22 @@ class MongoStore(KVStore):
             async with self.collection.find({**self._namespace_filter, **live_filter(utc_now())}, {"_id": 1}) as cursor:
                 async for document in cursor:
                     yield str(document["_id"])[prefix_length:]
+
+    async def namespaces(self) -> AsyncIterator[str]:
+        """Yield the names of the direct child namespaces holding live keys (their own or their children's), once each.
+
+        Reads the ``_id`` of every live document of the subtree (an ``_id`` index range), never a value.
+        """
+        start = len(self.namespace or "") + 1
+        seen: set[str] = set()
+        children = {"_id": {"$regex": f"^{re.escape(self.namespace or '')}/"}}
+        with self._errors:
+            async with self.collection.find({**children, **live_filter(utc_now())}, {"_id": 1}) as cursor:
+                async for document in cursor:
+                    child = first_namespace(str(document["_id"]), start)
+                    if child is not None and child not in seen:
+                        seen.add(child)
+                        yield child
 
     async def count(self) -> int:
         """Return the number of keys of this namespace (not of its children) that are not expired."""

@@ -1,6 +1,7 @@
 """A third-party store that implements only the abstract methods of ``KVStore`` passes the whole contract.
 
-It relies on every default of :class:`litestar_kvstores.base.KVStore` (``count``, ``get_many``, ``set_many``,
+It implements ``namespaces`` (which has no generic default) and relies on every default of
+:class:`litestar_kvstores.base.KVStore` (``count``, ``get_many``, ``set_many``,
 ``delete_many``, ``ping``, ``aclose``, ``address``), so this proves the defaults keep the contract too: bad input to
 ``set_many`` / ``delete_many`` writes nothing.
 """
@@ -107,6 +108,17 @@ class MinimalStore(KVStore):
         for path, key in list(self._entries):
             if path == self._path and self._live(key) is not None:
                 yield key
+
+    async def namespaces(self) -> AsyncIterator[str]:
+        prefix = f"{self._path}/" if self._path else ""
+        now = time.monotonic()
+        names = {
+            path[len(prefix) :].partition("/")[0]
+            for (path, _), (_, expiry) in list(self._entries.items())
+            if path != self._path and path.startswith(prefix) and (expiry is None or expiry > now)
+        }
+        for name in sorted(names):
+            yield name
 
 
 class TestMinimalStoreContract(StoreContract):

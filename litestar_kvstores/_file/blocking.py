@@ -305,6 +305,13 @@ class Directory:
             names = _scan(self.path)[0]
             return _live_keys(self.path, names, time.time()) if names else []
 
+    def namespaces(self) -> list[str]:
+        """Return the names of the child namespaces whose tree holds a live entry, reading headers only."""
+        with self._errors:
+            children = _scan(self.path)[2]
+            now = time.time()
+            return [os.path.basename(child) for child in children if _tree_holds_live_entry(child, now)]
+
     def _walk(self) -> Iterator[tuple[str, list[str], list[str]]]:
         """Yield ``(directory, entry names, temporary file names)`` of this namespace and every child namespace."""
         pending = [self.path]
@@ -455,12 +462,15 @@ def _read_header(name: str, dir_fd: int) -> tuple[int, float, int] | None:
     return fd, expires_at, key_length
 
 
-def _live_keys(directory: str, names: list[str], now: float) -> list[str]:
-    """Return the keys of the live, well-formed entries ``names`` of ``directory``, reading only headers and keys."""
+def _live_keys(directory: str, names: list[str], now: float, limit: int | None = None) -> list[str]:
+    """Return the keys of the live, well-formed entries ``names`` of ``directory``, reading only headers and keys;
+    with ``limit``, stop after that many."""
     keys: list[str] = []
     dir_fd = os.open(directory, DIRECTORY_FLAGS)
     try:
         for name in names:
+            if limit is not None and len(keys) >= limit:
+                break
             try:
                 header = _read_header(name, dir_fd)
             except CorruptEntryError:
@@ -483,6 +493,18 @@ def _live_keys(directory: str, names: list[str], now: float) -> list[str]:
     finally:
         os.close(dir_fd)
     return keys
+
+
+def _tree_holds_live_entry(directory: str, now: float) -> bool:
+    """Whether ``directory`` or a child namespace of it holds a live entry; stops at the first one found."""
+    pending = [directory]
+    while pending:
+        current = pending.pop()
+        entries, _, children = _scan(current)
+        if entries and _live_keys(current, entries, now, limit=1):
+            return True
+        pending.extend(children)
+    return False
 
 
 def _remove_stale_temps(directory: str, names: list[str], now: float) -> None:

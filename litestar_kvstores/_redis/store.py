@@ -27,6 +27,7 @@ from ..validation import (
     check_namespace,
     check_namespace_path,
     encode_value,
+    first_namespace,
     remaining_whole_seconds,
     ttl_seconds,
 )
@@ -376,6 +377,27 @@ class RedisLikeStore(KVStore):
                     if name not in seen:
                         seen.add(name)
                         yield name[strip:].decode("utf-8", "surrogateescape")
+
+    async def namespaces(self) -> AsyncIterator[str]:
+        """Yield the names of the direct child namespaces holding keys (their own or their children's), each once.
+
+        One ``SCAN MATCH <path>/*`` pass over the subtree on every primary. With ``namespace=None``, every key
+        holding a ``:`` counts as a key of the namespace path before it.
+        """
+        if self.namespace is None:
+            pattern, strip = "*:*", 0
+        else:
+            pattern, strip = self.namespace.translate(_GLOB_SPECIAL) + "/*", len(self.namespace) + 1
+        seen: set[str] = set()
+        conn = self._conn
+        with conn.errors:
+            await conn.ready_client()
+            async for batch in conn.scan(pattern):
+                for name in batch:
+                    child = first_namespace(name.decode("utf-8", "surrogateescape"), strip)
+                    if child is not None and child not in seen:
+                        seen.add(child)
+                        yield child
 
     async def ping(self) -> bool:
         """Return ``True`` if the server answers.
