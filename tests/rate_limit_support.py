@@ -8,7 +8,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import httpx
+import pytest
 from litestar import Litestar, get
+from litestar.exceptions import ImproperlyConfiguredException
+from litestar.testing import AsyncTestClient
 from litestar.types import Middleware
 
 from litestar_kvstores import KVStoresConfig, KVStoresPlugin
@@ -42,6 +45,18 @@ def limited_app(url: str, middleware: Sequence[Middleware] = (), **config: Any) 
     if "limits" in config:
         middleware = [KVRateLimitConfig(store=config.pop("store", STORE), **config).middleware, *middleware]
     return Litestar([route_a, route_b, free], middleware=middleware, plugins=[plugin])
+
+
+async def startup_error(app: Litestar) -> ImproperlyConfiguredException:
+    """Start ``app`` and return the ``ImproperlyConfiguredException`` its start-up raised (failing if none did)."""
+    with pytest.raises((ImproperlyConfiguredException, BaseExceptionGroup)) as caught:
+        async with AsyncTestClient(app):
+            pytest.fail("the application started")
+    error: BaseException = caught.value
+    while isinstance(error, BaseExceptionGroup):  # the test client's task group wraps it
+        (error,) = error.exceptions
+    assert isinstance(error, ImproperlyConfiguredException)
+    return error
 
 
 def statuses(responses: Sequence[httpx.Response]) -> list[int]:
