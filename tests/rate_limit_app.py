@@ -32,5 +32,6 @@ def name_the_worker(message: Message, scope: Scope) -> None:
 def create_app() -> Litestar:
     limit = int(os.environ.get("RATE_LIMIT_APP_LIMIT", "10"))
     config = KVRateLimitConfig(limits=[("minute", limit), ("hour", 100 * limit)], store="limits", scope=by_round)
-    plugin = KVStoresPlugin(KVStoresConfig(stores={"limits": os.environ["RATE_LIMIT_APP_STORE"]}, cleanup_interval=None))
+    stores = {"limits": os.environ["RATE_LIMIT_APP_STORE"]}
+    plugin = KVStoresPlugin(KVStoresConfig(stores=stores, cleanup_interval=None))
     return Litestar([route_a, route_b], middleware=[config.middleware], plugins=[plugin], before_send=[name_the_worker])

@@ -118,3 +118,14 @@ async def test_exclusions_and_the_throttle_check_skip_counting(store_url: str) -
     assert statuses(skipped) == [200] * 6
     assert not any("RateLimit-Limit" in r.headers for r in skipped)
     assert statuses(counted) == [200, 429]
+
+
+@pytest.mark.parametrize("backend", SHARED_BACKENDS)
+async def test_a_window_another_process_opened_reports_its_own_reset(store_url: str) -> None:
+    async with AsyncTestClient(limited_app(store_url, limits=[("minute", 10)])) as first:
+        assert (await first.get("/a")).headers["RateLimit-Reset"] == "60"
+    await asyncio.sleep(1.1)
+    async with AsyncTestClient(limited_app(store_url, limits=[("minute", 10)])) as second:
+        responses = [await second.get("/a") for _ in range(2)]  # the second from this process's memory of the end
+    assert [r.headers["RateLimit-Remaining"] for r in responses] == ["8", "7"]
+    assert all(55 <= int(r.headers["RateLimit-Reset"]) <= 59 for r in responses)

@@ -9,7 +9,7 @@ from litestar.middleware.rate_limit import RateLimitConfig, RateLimitMiddleware
 
 from ._config import rate_limit_headers, refuse_if_over, with_headers
 from ._startup import CheckedStore
-from ._windows import DURATIONS, Counter, Limit, count_request
+from ._windows import DURATIONS, Counter, Limit, WindowEnds, count_request
 
 if TYPE_CHECKING:
     from litestar.connection import Request
@@ -52,6 +52,7 @@ class AtomicRateLimitMiddleware(RateLimitMiddleware):
             )
         super().__init__(app, config)
         self.limit = Limit(unit, max_requests)
+        self.window_ends = WindowEnds()
         self._store = CheckedStore(app, config.store, type(self).__name__)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -64,7 +65,12 @@ class AtomicRateLimitMiddleware(RateLimitMiddleware):
         store = self._store.get(app)
         set_headers = self.config.set_rate_limit_headers
         (usage,) = await count_request(
-            cast(Counter, store), self.cache_key_from_request(request), [self.limit], "fixed", want_reset=set_headers
+            cast(Counter, store),
+            self.cache_key_from_request(request),
+            [self.limit],
+            "fixed",
+            want_reset=set_headers,
+            ends=self.window_ends,
         )
         refuse_if_over(self.config, usage)
         if set_headers:

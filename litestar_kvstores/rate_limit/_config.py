@@ -16,7 +16,7 @@ from litestar.utils import ensure_async_callable
 
 from ..errors import StoreUnavailableError
 from ._startup import CheckedStore
-from ._windows import DURATIONS, Counter, DurationUnit, Limit, Strategy, Usage, count_request
+from ._windows import DURATIONS, Counter, DurationUnit, Limit, Strategy, Usage, WindowEnds, count_request
 
 if TYPE_CHECKING:
     from litestar import Litestar
@@ -131,6 +131,7 @@ class KVRateLimitConfig:
     checked_limits: tuple[Limit, ...] = field(init=False, repr=False, compare=False)
     """The validated limits."""
     outage: _Outage = field(init=False, repr=False, compare=False, default_factory=_Outage)
+    window_ends: WindowEnds = field(init=False, repr=False, compare=False, default_factory=WindowEnds)
 
     def __post_init__(self) -> None:
         self.checked_limits = _check_limits(self.limits)
@@ -264,6 +265,7 @@ class KVRateLimitMiddleware(AbstractMiddleware):
                 config.checked_limits,
                 config.strategy,
                 want_reset=config.set_rate_limit_headers,
+                ends=config.window_ends,
             )
         except UNREACHABLE as error:
             config.outage.failed(config.store, store, config.fail_open, error)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -23,7 +24,17 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 if TYPE_CHECKING:
     from litestar.stores.base import Store
 
-__all__ = ("DURATIONS", "Counter", "DurationUnit", "Limit", "Strategy", "Usage", "count_request", "has_atomic_incr")
+__all__ = (
+    "DURATIONS",
+    "Counter",
+    "DurationUnit",
+    "Limit",
+    "Strategy",
+    "Usage",
+    "WindowEnds",
+    "count_request",
+    "has_atomic_incr",
+)
 
 Strategy = Literal["fixed", "sliding"]
 DurationUnit = Literal["second", "minute", "hour", "day"]
@@ -97,6 +108,7 @@ async def count_request(
     strategy: Strategy,
     *,
     want_reset: bool,
+    ends: WindowEnds,
 ) -> list[Usage]:
     """Count one request under ``key`` against every limit and return each limit's :class:`Usage`, in order.
 
@@ -105,15 +117,16 @@ async def count_request(
         key: The budget's key; each limit appends its own suffix.
         limits: The limits (distinct units).
         strategy: ``"fixed"`` or ``"sliding"``.
-        want_reset: For ``fixed``, also read each counter's remaining lifetime in the same batch (``reset`` is
-            otherwise only exact for a refused limit, which costs a second call).
+        want_reset: For ``fixed``, make every ``reset`` exact, not only a refused limit's: a counter whose window
+            end ``ends`` does not know yet has its lifetime read (``expires_in``) in a second batch.
+        ends: For ``fixed``, the window ends this process knows.
 
     Raises:
         StoreError: the store failed (``StoreUnavailableError`` when it is unreachable).
     """
     if strategy == "sliding":
         return await _count_sliding(store, key, limits)
-    return await _count_fixed(store, key, limits, want_reset=want_reset)
+    return await _count_fixed(store, key, limits, want_reset=want_reset, ends=ends)
 
 
 async def _gather(calls: Sequence[Awaitable[Any]]) -> list[Any]:
@@ -126,26 +139,62 @@ def _fixed_key(key: str, limit: Limit) -> str:
     return f"{key}::fixed::{limit.unit}"
 
 
-async def _count_fixed(store: Counter, key: str, limits: Sequence[Limit], *, want_reset: bool) -> list[Usage]:
+class WindowEnds:
+    """When fixed windows end, remembered in this process (least recently used first out).
+
+    A counter's expiry is set when it is created and never moved, so its end, once known, stays true until it
+    passes: the reset time is read from the store once per window and key, not once per request.
+    """
+
+    __slots__ = ("_ends", "max_entries")
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self.max_entries = max_entries
+        self._ends: OrderedDict[str, float] = OrderedDict()
+
+    def get(self, key: str, now: float) -> float | None:
+        end = self._ends.get(key)
+        if end is None:
+            return None
+        if end <= now:
+            del self._ends[key]
+            return None
+        self._ends.move_to_end(key)
+        return end
+
+    def set(self, key: str, end: float) -> None:
+        self._ends[key] = end
+        self._ends.move_to_end(key)
+        if len(self._ends) > self.max_entries:
+            self._ends.popitem(last=False)
+
+
+async def _count_fixed(
+    store: Counter, key: str, limits: Sequence[Limit], *, want_reset: bool, ends: WindowEnds
+) -> list[Usage]:
     keys = [_fixed_key(key, limit) for limit in limits]
-    calls: list[Awaitable[Any]] = [
-        store.incr(counter, 1, expires_in=limit.seconds) for counter, limit in zip(keys, limits, strict=True)
+    counts: list[int] = await _gather(
+        [store.incr(counter, 1, expires_in=limit.seconds) for counter, limit in zip(keys, limits, strict=True)]
+    )
+    now = time.monotonic()
+    window_ends: list[float | None] = []
+    for counter, count, limit in zip(keys, counts, limits, strict=True):
+        if count == 1:  # this request created the counter: its window is a whole unit from now
+            ends.set(counter, now + limit.seconds)
+        window_ends.append(ends.get(counter, now))
+    unknown = [
+        i
+        for i, (end, count, limit) in enumerate(zip(window_ends, counts, limits, strict=True))
+        if end is None and (want_reset or count > limit.max_requests)
     ]
-    if want_reset:
-        calls += [store.expires_in(counter) for counter in keys]
-    results = await _gather(calls)
-    counts: list[int] = results[: len(limits)]
-    lifetimes: list[int | None] = results[len(limits) :] if want_reset else [None] * len(limits)
-    refused = [i for i, (count, limit) in enumerate(zip(counts, limits, strict=True)) if count > limit.max_requests]
-    if refused and not want_reset:
-        # Retry-After needs the refusing counters' lifetimes: one more batch, only for a refused request
-        for i, lifetime in zip(refused, await _gather([store.expires_in(keys[i]) for i in refused]), strict=True):
-            lifetimes[i] = lifetime
+    if unknown:  # once per window and key in this process (or after the memory of it was evicted)
+        lifetimes = await _gather([store.expires_in(keys[i]) for i in unknown])
+        for i, lifetime in zip(unknown, lifetimes, strict=True):
+            window_ends[i] = now + (lifetime or limits[i].seconds)
+            ends.set(keys[i], window_ends[i] or now)
     usages = []
-    for count, lifetime, limit in zip(counts, lifetimes, limits, strict=True):
-        # a counter this request created lives one whole window; a lifetime read just before it expired and was
-        # created again is stale, so a missing one also means a whole window
-        reset = limit.seconds if count == 1 or lifetime is None else min(lifetime, limit.seconds)
+    for count, end, limit in zip(counts, window_ends, limits, strict=True):
+        reset = limit.seconds if end is None else min(max(math.ceil(end - now), 1), limit.seconds)
         usages.append(Usage(limit, count, reset, reset))
     return usages
 
