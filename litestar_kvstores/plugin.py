@@ -194,7 +194,7 @@ class KVStoresPlugin(InitPluginProtocol, CLIPluginProtocol):
         self.last_cleanup: dict[str, int] = {}
         """What the last clean-up pass removed, by store name (stores that failed are missing)."""
         self.last_cleanup_at: float | None = None
-        """When the last clean-up pass finished (seconds since the epoch, ``time.time()``); ``None`` before the first."""
+        """When the last clean-up pass finished (``time.time()``); ``None`` before the first."""
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         """Install the registry, the lifecycle and the dependencies on ``app_config``.
