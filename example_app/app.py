@@ -20,13 +20,13 @@ from typing import Annotated, Any
 from litestar import Litestar, Request, Response, get, post
 from litestar.config.csrf import CSRFConfig
 from litestar.connection import ASGIConnection
-from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotAuthorizedException, TooManyRequestsException
 from litestar.handlers import BaseRouteHandler
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.middleware.session.server_side import ServerSideSessionConfig
 from litestar.params import Body
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 from litestar.stores.base import Store

@@ -304,8 +304,9 @@ class StoreDashboard(InitPluginProtocol):
             )
 
         @get("/confirm", name="kvstores-dashboard-confirm")
-        async def confirm(request: Request[Any, Any, Any], action: str, store: str) -> Response[str]:
-            return dashboard._confirm_page(request, dashboard._action(action), store)
+        async def confirm(request: Request[Any, Any, Any]) -> Response[str]:
+            query = request.query_params
+            return dashboard._confirm_page(request, dashboard._action(query.get("action", "")), query.get("store", ""))
 
         @post("/run", name="kvstores-dashboard-run")
         async def run(
