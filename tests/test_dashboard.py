@@ -219,7 +219,7 @@ async def test_the_last_clean_up_pass_is_shown_per_store() -> None:
     table = rows(page)
     assert table["named"][7] == "1 removed"
     assert table["(default)"][7] == "0 removed"
-    assert table["sessions"][7] == "with the default store"
+    assert table["sessions"][7] == "with (default)"
     assert plugin.last_cleanup_at is not None
     assert "pass 2" in page  # the start-up pass, then this one
 
@@ -240,8 +240,8 @@ async def test_hits_misses_errors_and_the_chart_come_from_stats() -> None:
     chart = re.search(r'<tr data-store="cache">.*?</tr>', page, re.S)
     assert chart
     polylines = dict(re.findall(r'<polyline class="(\w+)"[^>]*points="([^"]*)"', chart.group(0)))
-    # intervals: (nothing yet for cache), (3 hits, 1 miss), (0 hits, 1 miss); peak 3 on a 40-pixel chart
-    assert polylines == {"hits": "0,39 90,1 180,39", "misses": "0,39 90,26.3 180,26.3"}
+    # intervals: (nothing yet for cache), (3 hits, 1 miss), (0 hits, 1 miss); peak 3 on a 150 x 36 chart
+    assert polylines == {"hits": "0,35 75,1 150,35", "misses": "0,35 75,23.7 150,23.7"}
 
 
 async def test_the_sampler_runs_in_the_background_while_the_app_serves() -> None:

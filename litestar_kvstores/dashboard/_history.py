@@ -94,7 +94,7 @@ class StatsHistory:
             return 0.0
         return self._samples[-1][0] - self._samples[0][0]
 
-    def sparkline(self, name: str, width: int = 180, height: int = 40) -> Sparkline | None:
+    def sparkline(self, name: str, width: int = 150, height: int = 36) -> Sparkline | None:
         """The chart of ``name``'s hits and misses per interval, or ``None`` before two samples of it exist."""
         deltas = self.deltas(name)
         if not deltas:

@@ -106,7 +106,7 @@ class _Cleanup:
 
     at: str | None = None
     runs: int = 0
-    interval: float | None = None
+    interval: str | None = None
     removed: Mapping[str, int] = field(default_factory=dict)
 
 
@@ -123,6 +123,12 @@ def _registry(app: Litestar) -> StoreRegistry:
 def _describe_error(exc: Exception) -> str:
     """Our errors' messages name addresses, never credentials; other libraries' messages are not shown."""
     return f"{type(exc).__name__}: {exc}" if isinstance(exc, StoreError) else type(exc).__name__
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 1:
+        return f"{seconds:.2g} s"
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
 def _clock(timestamp: float) -> str:
@@ -236,7 +242,7 @@ class StoreDashboard(InitPluginProtocol):
         if name in cleanup.removed:
             row.cleanup = f"{cleanup.removed[name]:,} removed"
         elif cleanup.at is not None and name not in targets:
-            row.cleanup = "with the default store"
+            row.cleanup = "with (default)"
         return row
 
     def _cleanup(self, app: Litestar) -> _Cleanup:
@@ -248,7 +254,7 @@ class StoreDashboard(InitPluginProtocol):
         return _Cleanup(
             at=None if at is None else _clock(at),
             runs=plugin.cleanup_runs,
-            interval=plugin.config.cleanup_interval,
+            interval=None if plugin.config.cleanup_interval is None else _duration(plugin.config.cleanup_interval),
             removed=dict(plugin.last_cleanup),
         )
 
@@ -299,8 +305,8 @@ class StoreDashboard(InitPluginProtocol):
                 rows=rows,
                 cleanup=cleanup,
                 notice=dashboard._notice(request, stores),
-                window_minutes=round(dashboard.history.span_seconds() / 60, 1),
-                sample_interval=dashboard.config.sample_interval,
+                window=_duration(dashboard.history.span_seconds()),
+                sample_interval=_duration(dashboard.config.sample_interval),
             )
 
         @get("/confirm", name="kvstores-dashboard-confirm")
