@@ -11,7 +11,7 @@ from .errors import StoreError, StoreUnavailableError
 from .file import FileStore
 from .memory import MemoryStore
 from .plugin import KVStoresConfig, KVStoresPlugin, provide_store
-from .rate_limit import AtomicRateLimitMiddleware
+from .rate_limit import AtomicRateLimitMiddleware, KVRateLimitConfig, forwarded_for_identifier
 from .registry import StoreRegistry
 from .urls import redact_url, register_scheme, store_from_url
 
@@ -24,6 +24,7 @@ __all__ = (
     "TTL",
     "AtomicRateLimitMiddleware",
     "FileStore",
+    "KVRateLimitConfig",
     "KVStore",
     "KVStoresConfig",
     "KVStoresPlugin",
@@ -31,6 +32,7 @@ __all__ = (
     "StoreError",
     "StoreRegistry",
     "StoreUnavailableError",
+    "forwarded_for_identifier",
     "invalidate_path",
     "invalidate_path_prefix",
     "provide_store",

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from importlib import import_module
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from .validation import check_namespace
 
@@ -39,7 +39,6 @@ __all__ = (
     "split_options",
     "store_from_url",
     "unsplit_url",
-    "url_credentials",
     "url_hosts",
 )
 
@@ -267,13 +266,3 @@ def url_hosts(url: str, default_port: int) -> list[tuple[str, int]]:
         except ValueError:
             raise ValueError(f"Invalid port {port!r} in {redact_url(url)!r}") from None
     return hosts
-
-
-def url_credentials(url: str) -> dict[str, str]:
-    """``username`` and ``password`` from the URL's user info, percent-decoded; absent ones left out."""
-    userinfo, at, _ = urlsplit(url).netloc.rpartition("@")
-    if not at:
-        return {}
-    user, _, password = userinfo.partition(":")
-    found = {"username": unquote(user), "password": unquote(password)}
-    return {name: value for name, value in found.items() if value}
