@@ -1,0 +1,411 @@
+"""Model-based tests: random operation sequences on every backend, checked against a small reference model.
+
+Hypothesis drives ``set``/``get`` (with and without renewal)/``exists``/``expires_in``/``delete``/``delete_all``/
+``incr``/``get_many``/``set_many``/``keys``/``count``/``namespaces``/``delete_expired`` over several namespaces
+(each operation builds its store anew with ``with_namespace``), with time passing in between, and compares every
+answer with :class:`Model`.
+
+Time: the model keeps, for every expiring entry, the interval in which its deadline lies (the clock read before and
+after the call that set it), so an answer is only judged where it is certain; near a deadline either answer is
+accepted and the model learns from it. Where the backend allows it the clock is controllable (the memory store's
+``litestar_kvstores.memory.monotonic`` and the wall clock ``time.time`` the file store reads are replaced by the
+real clock plus an offset that ``advance`` moves forward by up to a minute); elsewhere time is real and the
+expiries are short (50-500 ms) or long (10 minutes).
+
+The Hypothesis state machine runs in a worker thread; every store call is sent to the test's event loop, where the
+fixture's store (and its connection) lives.
+
+``KVSTORES_TEST_PROFILE=long`` runs many more and longer sequences (see ``tests/reliability_support.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import math
+import re
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import Enum
+from typing import Any, TypeVar
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_as_test
+
+from litestar_kvstores.base import TTL, KVStore
+
+from .reliability_support import profile
+
+T = TypeVar("T")
+Path = tuple[str, ...]
+Slot = tuple[Path, str]
+
+PATHS: list[Path] = [(), ("a",), ("ab",), ("a", "b"), ("a.b",)]
+"""Namespaces below the example's root: siblings sharing a prefix (``a``/``ab``), a child, a dotted name."""
+KEYS = ["k", "K", "a:b", "a/b", "../x", "ü", "k k", "%tmp-1-0", "=k", "a"]
+VALUES: list[bytes | str] = [b"", b"v", b"7", b"-3", b"\x00\xff", "text-ü"]
+MARGIN = 0.05
+"""Seconds of slack around a deadline for clock resolution (milliseconds on servers) and clock reads."""
+CONTROLLABLE = {"memory", "file"}
+INTEGER = re.compile(rb"-?(0|[1-9][0-9]*)")
+
+
+def encoded(value: bytes | str) -> bytes:
+    return value.encode() if isinstance(value, str) else value
+
+
+def seconds(ttl: TTL) -> float:
+    return ttl.total_seconds() if isinstance(ttl, timedelta) else float(ttl)
+
+
+class State(Enum):
+    MISSING = "missing"
+    ALIVE = "alive"
+    EXPIRED = "expired"
+    UNCERTAIN = "uncertain"  # within MARGIN of its deadline: either answer is right
+    UNKNOWN = "unknown"  # an earlier answer could not tell which of two histories happened
+
+
+@dataclass
+class Entry:
+    value: bytes
+    deadline: tuple[float, float] | None
+    """The earliest and latest moment (model clock) the entry expires; ``None``: never."""
+
+
+@dataclass
+class Clock:
+    """The model's clock: ``time.monotonic()`` plus an offset that only a controllable backend's clock follows."""
+
+    controllable: bool
+    offset: float = 0.0
+
+    def now(self) -> float:
+        return time.monotonic() + self.offset
+
+
+class Model:
+    """What a correct store holds: entries by (namespace path, key), with deadline intervals."""
+
+    def __init__(self) -> None:
+        self.entries: dict[Slot, Entry] = {}
+        self.unknown: set[Slot] = set()
+        self.written: set[Path] = set()
+
+    def state(self, slot: Slot, c0: float, c1: float) -> State:
+        """The state of ``slot`` for an answer given between ``c0`` and ``c1``."""
+        if slot in self.unknown:
+            return State.UNKNOWN
+        entry = self.entries.get(slot)
+        if entry is None:
+            return State.MISSING
+        if entry.deadline is None or c1 < entry.deadline[0] - MARGIN:
+            return State.ALIVE
+        if c0 > entry.deadline[1] + MARGIN:
+            return State.EXPIRED
+        return State.UNCERTAIN
+
+    def drop(self, slot: Slot) -> None:
+        self.entries.pop(slot, None)
+        self.unknown.discard(slot)
+
+    def put(self, slot: Slot, value: bytes, ttl: TTL | None, t0: float, t1: float) -> None:
+        self.unknown.discard(slot)
+        deadline = None if ttl is None else (t0 + seconds(ttl), t1 + seconds(ttl))
+        self.entries[slot] = Entry(value, deadline)
+        self.written.update(slot[0][:n] for n in range(len(slot[0]) + 1))
+
+    def forget_unknown(self, slot: Slot) -> None:
+        self.entries.pop(slot, None)
+        self.unknown.add(slot)
+
+    def under(self, path: Path) -> list[Slot]:
+        return [slot for slot in [*self.entries, *self.unknown] if slot[0][: len(path)] == path]
+
+    def observe_read(self, slot: Slot, answer: bytes | None, c0: float, c1: float) -> Entry | None:
+        """Check a value read at ``slot`` and learn from it; return the live entry (``None`` once it is gone)."""
+        state = self.state(slot, c0, c1)
+        entry = self.entries.get(slot)
+        if state in (State.MISSING, State.EXPIRED):
+            assert answer is None, f"{slot} should be missing or expired, read {answer!r}"
+        elif state is State.ALIVE:
+            assert entry is not None
+            assert answer == entry.value, f"{slot} should hold {entry.value!r}, read {answer!r}"
+        elif state is State.UNCERTAIN:
+            assert entry is not None
+            assert answer in (None, entry.value), f"{slot} should hold {entry.value!r} or be expired, read {answer!r}"
+        if answer is None:
+            self.drop(slot)
+            return None
+        return entry
+
+
+def machine_class(
+    root: KVStore, clock: Clock, call: Callable[[Coroutine[Any, Any, T]], T], namespaces: Callable[[], str]
+) -> type[RuleBasedStateMachine]:
+    """A state machine class over a fresh namespace of ``root`` per example, timed by ``clock``."""
+    if clock.controllable:
+        ttls = st.one_of(
+            st.sampled_from([1, 5, 30, 90]), st.floats(0.2, 60), st.builds(timedelta, seconds=st.integers(1, 90))
+        )
+        advances = st.one_of(st.sampled_from([0.5, 2, 10, 40]), st.floats(0.01, 70))
+    else:
+        ttls = st.one_of(st.floats(0.05, 0.5), st.just(600), st.just(timedelta(minutes=10)))
+        advances = st.floats(0.05, 0.4)
+    expiries = st.one_of(st.none(), ttls, ttls)
+    # mostly the same few keys of one namespace, so that operations meet on them
+    any_path = st.one_of(st.just(PATHS[0]), st.just(PATHS[0]), st.sampled_from(PATHS))
+    any_key = st.one_of(st.just(KEYS[0]), st.just(KEYS[1]), st.sampled_from(KEYS))
+    any_value = st.sampled_from(VALUES)
+
+    class StoreMachine(RuleBasedStateMachine):
+        def __init__(self) -> None:
+            super().__init__()
+            self.root = root.with_namespace(namespaces())
+            self.model = Model()
+
+        def store(self, path: Path) -> KVStore:
+            store = self.root
+            for name in path:
+                store = store.with_namespace(name)
+            return store
+
+        def timed(self, operation: Awaitable[T]) -> tuple[T, float, float]:
+            t0 = clock.now()
+            result = call(operation)  # type: ignore[arg-type]
+            return result, t0, clock.now()
+
+        def teardown(self) -> None:
+            call(self.root.delete_all())
+
+        @rule(path=any_path, key=any_key, value=any_value, ttl=expiries)
+        def set(self, path: Path, key: str, value: bytes | str, ttl: TTL | None) -> None:
+            _, t0, t1 = self.timed(self.store(path).set(key, value, expires_in=ttl))
+            self.model.put((path, key), encoded(value), ttl, t0, t1)
+
+        @rule(path=any_path, mapping=st.dictionaries(any_key, any_value, max_size=3), ttl=expiries)
+        def set_many(self, path: Path, mapping: dict[str, bytes | str], ttl: TTL | None) -> None:
+            _, t0, t1 = self.timed(self.store(path).set_many(mapping, expires_in=ttl))
+            for key, value in mapping.items():
+                self.model.put((path, key), encoded(value), ttl, t0, t1)
+
+        @rule(path=any_path, key=any_key, renew=expiries)
+        def get(self, path: Path, key: str, renew: TTL | None) -> None:
+            answer, t0, t1 = self.timed(self.store(path).get(key, renew_for=renew))
+            entry = self.model.observe_read((path, key), answer, t0, t1)
+            if entry is not None and renew is not None and entry.deadline is not None:
+                entry.deadline = (t0 + seconds(renew), t1 + seconds(renew))
+
+        @rule(path=any_path, keys=st.lists(any_key, max_size=4, unique=True))
+        def get_many(self, path: Path, keys: list[str]) -> None:
+            answer, t0, t1 = self.timed(self.store(path).get_many(keys))
+            assert set(answer) == set(keys)
+            for key in keys:
+                self.model.observe_read((path, key), answer[key], t0, t1)
+
+        @rule(path=any_path, key=any_key)
+        def exists(self, path: Path, key: str) -> None:
+            answer, t0, t1 = self.timed(self.store(path).exists(key))
+            assert isinstance(answer, bool)
+            entry = self.model.entries.get((path, key))
+            value = None if not answer else entry.value if entry is not None else b"?"
+            if (path, key) not in self.model.unknown or not answer:
+                self.model.observe_read((path, key), value, t0, t1)
+
+        @rule(path=any_path, key=any_key)
+        def expires_in(self, path: Path, key: str) -> None:
+            slot = (path, key)
+            answer, t0, t1 = self.timed(self.store(path).expires_in(key))
+            state = self.model.state(slot, t0, t1)
+            entry = self.model.entries.get(slot)
+            if state in (State.MISSING, State.EXPIRED):
+                assert answer is None, f"{slot} should be missing or expired, expires_in={answer}"
+                self.model.drop(slot)
+            elif state in (State.ALIVE, State.UNCERTAIN):
+                assert entry is not None
+                if entry.deadline is None:
+                    assert answer is None, f"{slot} has no expiry, expires_in={answer}"
+                elif answer is None:
+                    assert state is State.UNCERTAIN, f"{slot} should be alive, expires_in=None"
+                    self.model.drop(slot)
+                else:
+                    low = max(1, math.ceil(entry.deadline[0] - t1 - MARGIN))
+                    high = math.ceil(entry.deadline[1] - t0 + MARGIN)
+                    assert low <= answer <= high, f"{slot}: expires_in={answer}, expected {low}..{high}"
+            else:
+                assert answer is None or (isinstance(answer, int) and answer >= 1)
+
+        @rule(path=any_path, keys=st.lists(any_key, min_size=1, max_size=3))
+        def delete(self, path: Path, keys: list[str]) -> None:
+            store = self.store(path)
+            self.timed(store.delete(keys[0]) if len(keys) == 1 else store.delete_many(keys))
+            for key in keys:
+                self.model.drop((path, key))
+
+        @rule(path=any_path, key=any_key, amount=st.integers(-5, 5), ttl=expiries)
+        def incr(self, path: Path, key: str, amount: int, ttl: TTL | None) -> None:
+            slot = (path, key)
+            error: ValueError | None = None
+            t0 = clock.now()
+            try:
+                answer: int | None = call(self.store(path).incr(key, amount, expires_in=ttl))
+            except ValueError as caught:
+                answer, error = None, caught
+            t1 = clock.now()
+            state = self.model.state(slot, t0, t1)
+            entry = self.model.entries.get(slot)
+            old = int(entry.value) if entry is not None and INTEGER.fullmatch(entry.value) else None
+            if state is State.UNKNOWN:
+                return
+            if state in (State.MISSING, State.EXPIRED):
+                assert error is None, f"new counter {slot} raised {error!r}"
+                assert answer == amount, f"new counter {slot}: {answer!r}, expected {amount}"
+                self.model.put(slot, str(amount).encode(), ttl, t0, t1)
+                return
+            assert entry is not None
+            kept = None if old is None else old + amount
+            if state is State.ALIVE:
+                if old is None:
+                    assert error is not None, f"incr of {entry.value!r} at {slot} should raise ValueError"
+                else:
+                    assert error is None, f"incr of {entry.value!r} at {slot} raised {error!r}"
+                    assert answer == kept, f"incr {slot}: {answer!r}, expected {kept}"
+                    entry.value = str(kept).encode()
+                return
+            # uncertain: the entry was either still there (counted on) or expired (a new counter)
+            if error is not None:
+                assert old is None, f"incr of the integer {entry.value!r} at {slot} raised {error!r}"
+            elif answer == kept and kept != amount:
+                entry.value = str(kept).encode()
+            elif answer == amount and kept != amount:
+                self.model.put(slot, str(amount).encode(), ttl, t0, t1)
+            else:
+                assert answer == amount == kept, f"incr {slot}: {answer!r}, expected {kept} or {amount}"
+                if ttl is None or entry.deadline is None:
+                    self.model.forget_unknown(slot)
+                else:
+                    entry.deadline = (
+                        min(entry.deadline[0], t0 + seconds(ttl)),
+                        max(entry.deadline[1], t1 + seconds(ttl)),
+                    )
+
+        @rule(path=any_path, now=st.integers(0, 3))
+        def delete_all(self, path: Path, now: int) -> None:
+            if now:  # one draw in four: clearing often would leave little for the other operations to meet
+                return
+            self.timed(self.store(path).delete_all())
+            for slot in self.model.under(path):
+                self.model.drop(slot)
+            self.model.written = {p for p in self.model.written if p[: len(path)] != path or p == path[:-1]}
+            self.model.written.update(path[:n] for n in range(len(path)))
+
+        def listed(self, path: Path, t0: float, t1: float) -> tuple[set[str], set[str]]:
+            """The keys of ``path`` that must be listed and those that may be."""
+            must: set[str] = set()
+            may: set[str] = set()
+            for slot in self.model.under(path):
+                if slot[0] != path:
+                    continue
+                state = self.model.state(slot, t0, t1)
+                if state is State.ALIVE:
+                    must.add(slot[1])
+                if state in (State.ALIVE, State.UNCERTAIN, State.UNKNOWN):
+                    may.add(slot[1])
+            return must, may
+
+        @rule(path=any_path)
+        def keys(self, path: Path) -> None:
+            async def collect() -> list[str]:
+                return [key async for key in self.store(path).keys()]  # noqa: SIM118  (an async iterator)
+
+            answer, t0, t1 = self.timed(collect())
+            assert len(answer) == len(set(answer)), f"keys() of {path} repeats a key: {answer}"
+            must, may = self.listed(path, t0, t1)
+            assert must <= set(answer) <= may, f"keys() of {path}: {sorted(answer)}, expected {must} .. {may}"
+            for key in may - set(answer):
+                self.model.drop((path, key))
+
+        @rule(path=any_path)
+        def count(self, path: Path) -> None:
+            answer, t0, t1 = self.timed(self.store(path).count())
+            must, may = self.listed(path, t0, t1)
+            assert len(must) <= answer <= len(may), f"count() of {path}: {answer}, expected {len(must)}..{len(may)}"
+
+        @rule(path=any_path)
+        def namespaces(self, path: Path) -> None:
+            async def collect() -> list[str]:
+                return [name async for name in self.store(path).namespaces()]
+
+            answer, t0, t1 = self.timed(collect())
+            assert len(answer) == len(set(answer)), f"namespaces() of {path} repeats a name: {answer}"
+            depth = len(path)
+            must = {
+                slot[0][depth]
+                for slot in self.model.under(path)
+                if len(slot[0]) > depth and self.model.state(slot, t0, t1) is State.ALIVE
+            }
+            may = {p[depth] for p in self.model.written if len(p) > depth and p[:depth] == path}
+            assert must <= set(answer) <= may, f"namespaces() of {path}: {answer}, expected {must} .. {may}"
+
+        @rule(path=any_path)
+        def delete_expired(self, path: Path) -> None:
+            answer, _, _ = self.timed(self.store(path).delete_expired())
+            assert isinstance(answer, int)
+            assert answer >= 0
+
+        @rule(seconds=advances)
+        def advance(self, seconds: float) -> None:
+            if clock.controllable:
+                clock.offset += seconds
+            else:
+                time.sleep(seconds)
+
+    return StoreMachine
+
+
+def model_settings(backend: str) -> settings:
+    chosen = profile()
+    return settings(
+        max_examples=chosen.model_examples_embedded if backend in CONTROLLABLE else chosen.model_examples,
+        report_multiple_bugs=False,
+        stateful_step_count=chosen.model_steps,
+        deadline=None,
+        database=None,
+        print_blob=True,
+        suppress_health_check=list(HealthCheck),
+    )
+
+
+def install_clock(backend: str, monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """Return the model clock, making the backend's clock follow it where it can (memory, file)."""
+    clock = Clock(controllable=backend in CONTROLLABLE)
+    if backend == "memory":
+        real_monotonic = time.monotonic
+        monkeypatch.setattr("litestar_kvstores.memory.monotonic", lambda: real_monotonic() + clock.offset)
+    elif backend == "file":
+        real_time = time.time
+        monkeypatch.setattr(time, "time", lambda: real_time() + clock.offset)
+    return clock
+
+
+async def run_machine(store: KVStore, clock: Clock, run_settings: settings) -> None:
+    """Run the state machine over ``store`` in a worker thread, sending every call to this event loop."""
+    loop = asyncio.get_running_loop()
+    counter = itertools.count()
+
+    def call(operation: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(operation, loop).result(timeout=60)
+
+    machine = machine_class(store, clock, call, lambda: f"m{next(counter)}")
+    await asyncio.to_thread(run_state_machine_as_test, machine, settings=run_settings)
+
+
+async def test_random_operation_sequences_match_the_model(
+    backend: str, store: KVStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = install_clock(backend, monkeypatch)
+    await run_machine(store, clock, model_settings(backend))
