@@ -31,7 +31,7 @@ class Profile:
 
 
 DEFAULT = Profile(
-    "default", model_examples=12, model_examples_embedded=200, model_steps=40, soak_seconds=10.0, crash_rounds=12
+    "default", model_examples=12, model_examples_embedded=200, model_steps=40, soak_seconds=10.0, crash_rounds=6
 )
 LONG = Profile(
     "long", model_examples=300, model_examples_embedded=3000, model_steps=80, soak_seconds=60.0, crash_rounds=100

@@ -68,6 +68,11 @@ _LOCK_BATCH = 256
 _STALE_TEMP_SECONDS = 3600.0
 """Temporary files older than this were left by a crashed writer; ``delete_expired`` removes them."""
 
+_ORPHAN_TEMP_SECONDS = 10.0
+"""Temporary files older than this whose writer process (the pid in the name) is gone on this host are removed by
+``delete_expired``. The grace covers a writer this host cannot see (another pid namespace sharing the directory):
+no write takes that long between creating its temporary file and renaming it."""
+
 Entry = tuple[float, bytes | None]
 """``(expires_at, value)``; the value is ``None`` when only the header was read."""
 
@@ -508,11 +513,28 @@ def _tree_holds_live_entry(directory: str, now: float) -> bool:
 
 
 def _remove_stale_temps(directory: str, names: list[str], now: float) -> None:
-    """Remove the temporary files ``names`` of ``directory`` that are older than a writer can take."""
+    """Remove the temporary files ``names`` of ``directory`` left by a crashed writer: older than
+    ``_STALE_TEMP_SECONDS``, or older than ``_ORPHAN_TEMP_SECONDS`` with a writer process that is gone."""
     for name in names:
         path = os.path.join(directory, name)
         try:
-            if os.stat(path, follow_symlinks=False).st_mtime < now - _STALE_TEMP_SECONDS:
+            age = now - os.stat(path, follow_symlinks=False).st_mtime
+            if age > _STALE_TEMP_SECONDS or (age > _ORPHAN_TEMP_SECONDS and not _writer_alive(name)):
                 os.unlink(path)
         except OSError:
             pass
+
+
+def _writer_alive(temp_name: str) -> bool:
+    """Whether the process whose pid the temporary file's name ``%tmp-<pid>-<n>`` carries runs on this host
+    (``True`` when the name carries no pid: such a file is left to the age bound)."""
+    pid_text = temp_name[len(TEMP_PREFIX) :].partition("-")[0]
+    if not (pid_text.isascii() and pid_text.isdigit()) or len(pid_text) > 9 or int(pid_text) == 0:
+        return True
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it exists, as another user
+        return True
+    return True
