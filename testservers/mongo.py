@@ -59,9 +59,15 @@ class MongoServer:
             return bool(client.admin.command("ping").get("ok"))
 
     def pause(self) -> None:
-        """Freeze the child process (SIGSTOP): it keeps its connections open but answers nothing."""
+        """Freeze the child process (SIGSTOP): it keeps its connections open but answers nothing.
+
+        Returns once every thread of it has stopped: the signal takes effect asynchronously, and a request sent
+        right after ``kill()`` returned was seen being answered on a loaded machine.
+        """
         assert self._process is not None
+        pid = self._process.process.pid
         self._process.process.send_signal(signal.SIGSTOP)
+        wait_until(lambda: _all_threads_stopped(pid), 5, f"SecantusDB on port {self.port} to stop")
 
     def resume(self) -> None:
         """Let a paused child process run again (SIGCONT)."""
@@ -80,6 +86,16 @@ class MongoServer:
         if self._process is not None:
             self._process.stop()
             self._process = None
+
+
+def _all_threads_stopped(pid: int) -> bool:
+    """Whether every thread of the process ``pid`` is stopped (Linux ``/proc``; elsewhere assumed at once)."""
+    tasks = Path(f"/proc/{pid}/task")
+    if not tasks.is_dir():
+        return True
+    # the state is the first field after the parenthesised command name, which may itself contain spaces
+    states = [(task / "stat").read_text().rpartition(")")[2].split()[0] for task in tasks.iterdir()]
+    return all(state in ("T", "t") for state in states)
 
 
 def start_mongo_server(port: int, log_dir: Path | None = None) -> MongoServer:
