@@ -31,6 +31,7 @@ from litestar.stores.registry import StoreRegistry as LitestarStoreRegistry
 from .memory import MemoryStore
 from .registry import StoreRegistry
 from .urls import redact_url, store_from_url
+from .wrappers.config import wrap_registry_stores, wrapper_variable, wrappers_from_env
 
 if TYPE_CHECKING:
     from click import Group
@@ -63,6 +64,10 @@ class KVStoresConfig:
         cleanup_on_startup: Run ``delete_expired`` once on start-up, before the application serves.
         dependency_key: The name under which handlers receive the registry (``None``: not injected).
         inject: Dependency name -> store name, for handlers that receive a named store directly.
+        wrappers: Wrapper options by store name (``"default"``: the default store and every namespace it hands
+            out), e.g. ``{"sessions": {"encrypt": {"key_env": "SESSION_KEY"}}}``; see
+            :mod:`litestar_kvstores.wrappers.config`.
+        instrument: Wrap every store in an :class:`~litestar_kvstores.wrappers.InstrumentedStore` named after it.
     """
 
     default: StoreSpec | None = None
@@ -71,6 +76,8 @@ class KVStoresConfig:
     cleanup_on_startup: bool = True
     dependency_key: str | None = "stores"
     inject: Mapping[str, str] = field(default_factory=dict)
+    wrappers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    instrument: bool = False
 
     def __repr__(self) -> str:
         """The config with every URL's credentials replaced by ``***``."""
@@ -105,6 +112,8 @@ class KVStoresConfig:
         ``KVSTORES_DEFAULT`` replaces ``default``; every other ``KVSTORES_<NAME>`` defines (or replaces) the store
         ``<name>`` lower-cased, e.g. ``KVSTORES_RESPONSE_CACHE=file://./cache`` -> ``response_cache``. Variables
         starting with ``KVSTORES_TEST_`` are reserved for this package's test suite and ignored.
+        ``KVSTORES_<NAME>_ENCRYPTION_KEY`` / ``KVSTORES_<NAME>_ENCRYPTION_KEY_FILE`` encrypt the store ``<name>``
+        (``DEFAULT``: the default store) instead, over the ``wrappers`` option's ``encrypt`` of that name.
 
         Args:
             default: The default store when ``KVSTORES_DEFAULT`` is not set.
@@ -119,10 +128,14 @@ class KVStoresConfig:
                 not variable.startswith(ENV_PREFIX)
                 or variable == ENV_PREFIX + "DEFAULT"
                 or variable.startswith(RESERVED_ENV_PREFIX)
+                or wrapper_variable(variable, ENV_PREFIX) is not None
             ):
                 continue
             named[variable.removeprefix(ENV_PREFIX).lower()] = value
-        return cls(default=variables.get(ENV_PREFIX + "DEFAULT", default), stores=named, **options)
+        wrappers = {name: dict(given) for name, given in options.pop("wrappers", {}).items()}
+        for name, from_env in wrappers_from_env(variables, ENV_PREFIX).items():
+            wrappers.setdefault(name, {}).update(from_env)
+        return cls(default=variables.get(ENV_PREFIX + "DEFAULT", default), stores=named, wrappers=wrappers, **options)
 
 
 def _open(spec: StoreSpec, what: str) -> Store:
@@ -140,14 +153,16 @@ def build_registry(config: KVStoresConfig) -> StoreRegistry:
     them.
 
     Raises:
-        ValueError: a URL is invalid (see :func:`~litestar_kvstores.urls.store_from_url`).
+        ValueError: a URL is invalid (see :func:`~litestar_kvstores.urls.store_from_url`), or a wrapper option is
+            (an unset encryption key variable is named).
         TypeError: a value is neither a URL nor a store, or the default store is not namespaced.
     """
     root = MemoryStore() if config.default is None else _open(config.default, "default")
     if not isinstance(root, NamespacedStore):
         raise TypeError(f"The default store must support namespaces, {type(root).__name__} does not")
     named = {name: _open(spec, f"The store {name!r}") for name, spec in config.stores.items()}
-    registry = StoreRegistry(default_factory=root.with_namespace, deferred=named)
+    root, named, factory = wrap_registry_stores(root, named, config.wrappers, instrument=config.instrument)
+    registry = StoreRegistry(default_factory=factory, deferred=named)
     registry.own(root)
     return registry
 

@@ -11,8 +11,6 @@ authentication. Keys are *not* encrypted (operators can find them, and they must
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import logging
 import os
@@ -26,15 +24,15 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from ..errors import StoreError
 from ..validation import INT64_MAX, INT64_MIN, check_key, encode_value
 from .base import StoreWrapper
+from .keys import decode_key
 
 if TYPE_CHECKING:
     from ..base import TTL, KVStore
 
-__all__ = ("EncryptedStore", "decode_key")
+__all__ = ("EncryptedStore",)
 
 logger = logging.getLogger("litestar_kvstores.wrappers")
 
-KEY_BYTES = 32
 MAGIC = b"\x00kve"
 VERSION = 1
 _NONCE_BYTES = 12
@@ -44,27 +42,6 @@ _MIN_ENVELOPE = _HEADER_BYTES + _NONCE_BYTES + 16
 _KEY_ID_LABEL = b"litestar-kvstores key id v1\x00"
 # What incr writes and reads: a canonical signed 64-bit decimal (no sign on 0, no leading zeros).
 _COUNTER = re.compile(rb"0|-?[1-9][0-9]{0,18}")
-
-
-def decode_key(key: object) -> bytes:
-    """Return the 32 bytes of an encryption key given as ``bytes`` or as base64 text (standard or URL-safe).
-
-    Raises:
-        TypeError: ``key`` is neither ``bytes`` nor ``str``.
-        ValueError: ``key`` is not valid base64, or not 32 bytes long. The message never contains the key.
-    """
-    if isinstance(key, str):
-        try:
-            raw = base64.b64decode(key.strip().translate(str.maketrans("-_", "+/")), validate=True)
-        except (binascii.Error, ValueError):
-            raise ValueError("An encryption key given as text must be base64 of 32 bytes") from None
-    elif type(key) is bytes:
-        raw = key
-    else:
-        raise TypeError(f"An encryption key must be bytes or base64 str, not {type(key).__name__}")
-    if len(raw) != KEY_BYTES:
-        raise ValueError(f"An encryption key must be {KEY_BYTES} bytes, got {len(raw)}")
-    return raw
 
 
 def _key_id(key: bytes) -> bytes:
