@@ -50,3 +50,16 @@ PROCESS_LOCAL = {"tiered", "tiered_over_encrypted"}
 def open_wrapped(name: str, opener: Callable[[], Any]) -> KVStore:
     """Return the configuration ``name`` around ``opener()``; module level, so a ``partial`` of it pickles."""
     return WRAPPERS[name](opener())
+
+
+def write_through_tiered(url: str, namespace: str, key: str, value: bytes) -> None:
+    """Child-process body of the staleness test: write ``value`` through a TieredStore of this process."""
+    import asyncio
+
+    from litestar_kvstores.redis import RedisStore
+
+    async def run() -> None:
+        async with TieredStore(MemoryStore(), RedisStore.with_client(url, namespace=namespace), near_ttl=60) as store:
+            await store.set(key, value)
+
+    asyncio.run(run())
