@@ -43,7 +43,7 @@ class _PrometheusExporter:
             metrics = (
                 prometheus_client.Counter(
                     f"{METRIC_PREFIX}_operations",
-                    "Store operations by store, operation and outcome (hit, miss, ok, error).",
+                    "Store operations by store, operation and outcome (hit, miss, ok, error, invalid).",
                     ["store", "operation", "outcome"],
                     registry=target,
                 ),
@@ -187,6 +187,9 @@ class InstrumentedStore(StoreWrapper):
         except StoreError:
             outcome = "error"
             stats.errors += 1
+            raise
+        except Exception:
+            outcome = "invalid"  # bad input, or a value incr cannot count
             raise
         else:
             outcome = self._count(name, args, result)
