@@ -22,6 +22,7 @@ from litestar_kvstores.wrappers import (
 KEY_A = bytes(range(32))
 KEY_B = bytes(range(100, 132))
 KEY_A_TEXT = base64.b64encode(KEY_A).decode()
+KEY_B_TEXT = base64.b64encode(KEY_B).decode()
 
 
 def encrypted(store: KVStore) -> EncryptedStore:
