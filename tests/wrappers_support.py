@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -46,6 +47,24 @@ WRAPPERS: dict[str, Callable[[KVStore], KVStore]] = {
 
 PROCESS_LOCAL = {"tiered", "tiered_over_encrypted"}
 """Configurations whose near copies another process does not see (within near_ttl): no cross-process contract."""
+
+
+async def read_damaged(
+    store: KVStore, inner: KVStore, key: str, damage: Callable[[bytes], bytes], caplog: Any
+) -> list[str]:
+    """Damage the stored bytes of ``key`` in ``inner``; assert ``store`` reads it as missing and leaves it in place.
+
+    Returns:
+        The WARNING messages logged while reading it (once with ``get``, once with ``get_many``).
+    """
+    raw = await inner.get(key)
+    assert raw is not None
+    await inner.set(key, damage(raw))
+    with caplog.at_level(logging.WARNING, logger="litestar_kvstores"):
+        assert await store.get(key) is None
+        assert await store.get_many([key]) == {key: None}
+    assert await inner.get(key) == damage(raw)
+    return [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
 
 
 def open_wrapped(name: str, opener: Callable[[], Any]) -> KVStore:

@@ -115,6 +115,10 @@ class StoreWrapper(KVStore):
         """Return the renewal to read with (``None``: no renewal)."""
         return renew_for
 
+    def _companions(self) -> tuple[KVStore, ...]:
+        """Other stores this wrapper uses besides :attr:`store` (entered and closed with it)."""
+        return ()
+
     def _with_store(self, store: KVStore) -> Self:
         """Return a copy of this wrapper (same settings, same shared state) around ``store``."""
         child = copy.copy(self)
@@ -196,9 +200,15 @@ class StoreWrapper(KVStore):
         return cast("bool", await self._call("ping"))
 
     async def aclose(self) -> None:
-        """Close the wrapped store (a namespace's child store never closes the shared connection)."""
-        await self.store.aclose()
+        """Close the wrapped store and any other store the wrapper uses (a namespace's child store never closes the
+        shared connection); every store is closed even if one fails, and the first failure is raised."""
+        try:
+            await self.store.aclose()
+        finally:
+            for store in self._companions():
+                await store.aclose()
 
     async def __aenter__(self) -> Self:  # type: ignore[override]  # as KVStore: returns the store
-        await self.store.__aenter__()
+        for store in (*self._companions(), self.store):
+            await store.__aenter__()
         return self

@@ -132,6 +132,9 @@ class FallbackStore(StoreWrapper):
         async for key in self.fallback.keys():
             yield key
 
+    def _companions(self) -> tuple[KVStore, ...]:
+        return (self.fallback,)
+
     async def aclose(self) -> None:
         """Stop a running probe and close both stores."""
         probe, self._state.probe = self._state.probe, None
@@ -139,11 +142,4 @@ class FallbackStore(StoreWrapper):
             probe.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await probe
-        try:
-            await self.store.aclose()
-        finally:
-            await self.fallback.aclose()
-
-    async def __aenter__(self) -> Self:  # type: ignore[override]  # as KVStore: returns the store
-        await self.fallback.__aenter__()
-        return await super().__aenter__()
+        await super().aclose()

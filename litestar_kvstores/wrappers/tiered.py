@@ -151,13 +151,5 @@ class TieredStore(StoreWrapper):
         await self.near.delete(key)
         return value
 
-    async def aclose(self) -> None:
-        """Close both stores."""
-        try:
-            await self.store.aclose()
-        finally:
-            await self.near.aclose()
-
-    async def __aenter__(self) -> Self:  # type: ignore[override]  # as KVStore: returns the store
-        await self.near.__aenter__()
-        return await super().__aenter__()
+    def _companions(self) -> tuple[KVStore, ...]:
+        return (self.near,)
