@@ -79,7 +79,7 @@ def test_every_public_method_of_litestars_stores_exists(theirs: type[Any], ours:
             assert inspect.iscoroutinefunction(our_members[name]), f"{ours.__name__}.{name} must be async"
 
 
-async def test_file_store_path_is_litestars_anyio_path_as_given(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_file_store_path_is_litestars_anyio_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     store = FileStore(Path("data"))
     assert isinstance(store.path, anyio.Path)
