@@ -114,15 +114,11 @@ def seconds_option(name: str, value: Any) -> float:
     Raises:
         ValueError: the value is not a positive, finite number (the message names the option).
     """
-    if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            raise ValueError(f"The option {name!r} must be a positive number of seconds, got {value!r}") from None
+    problem = ValueError(f"The option {name!r} must be a positive number of seconds, got {value!r}")
     try:
-        seconds = ttl_seconds(value, name)
-    except TypeError as exc:
-        raise ValueError(str(exc)) from None
+        seconds = ttl_seconds(float(value) if isinstance(value, str) else value, name)
+    except (TypeError, ValueError):
+        raise problem from None
     if seconds is None:
-        raise ValueError(f"The option {name!r} must be a positive number of seconds, got None")
+        raise problem
     return seconds
