@@ -13,6 +13,7 @@ import importlib.util
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -75,9 +76,9 @@ class PostgresServer:
             raise RuntimeError(f"postgres exited with {self.process.returncode}:\n{self.log}")
 
     def stop(self) -> None:
-        """Stop the server (fast shutdown, killed after 10 s) and remove its directory."""
+        """Stop the server (fast shutdown: open connections are closed; killed after 10 s), remove its directory."""
         if self.process.poll() is None:
-            self.process.terminate()
+            self.process.send_signal(signal.SIGINT)
             try:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
