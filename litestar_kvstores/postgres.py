@@ -31,6 +31,7 @@ Driver: asyncpg. Measured here against psycopg 3 on the same statements, one con
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qsl, urlsplit
@@ -89,9 +90,20 @@ _DSN_OPTIONS: Final = frozenset(
 """The query options of a ``postgresql://`` URL that asyncpg understands (it would send any other one to the server
 as a setting, where a typo fails only at connect time)."""
 
+_BROKEN: Final = (
+    OSError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+)
+"""Errors after which a connection is not reused: it is terminated, and the pool opens a new one when needed."""
+
 _UNAVAILABLE: Final = (
     OSError,
     TimeoutError,
+    asyncpg.exceptions.InternalClientError,
     asyncpg.PostgresConnectionError,
     asyncpg.exceptions.OperatorInterventionError,
     asyncpg.exceptions.TooManyConnectionsError,
@@ -107,7 +119,8 @@ class _PostgresErrors(ErrorTranslator):
     __slots__ = ("address", "secret")
 
     def __init__(self, address: str, secret: str | None) -> None:
-        super().__init__((asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError))
+        library_errors = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.exceptions.InternalClientError)
+        super().__init__((*library_errors, OSError, TimeoutError))
         self.address = address
         self.secret = secret
 
@@ -234,10 +247,28 @@ class _Connection:
                 with self.errors:
                     self.pool = await asyncpg.create_pool(**self.pool_options)
             if not self.table_ready:
-                with self.errors:
-                    await self.pool.execute(self.sql.schema)
+                await self._call(self.pool, "execute", self.sql.schema)
                 self.table_ready = True
         return self.pool
+
+    async def run(self, method: str, statement: str, *args: Any) -> Any:
+        """Return ``connection.<method>(statement, *args)`` (``fetchval``, ``fetch``, ``execute``) on a pooled
+        connection, the pool made and the table created first if needed.
+
+        Raises:
+            StoreUnavailableError, StoreError: the translated driver error; a broken connection is terminated first.
+        """
+        return await self._call(await self.ready_pool(), method, statement, *args)
+
+    async def _call(self, pool: asyncpg.Pool, method: str, statement: str, *args: Any) -> Any:
+        with self.errors:
+            async with pool.acquire() as connection:
+                try:
+                    return await getattr(connection, method)(statement, *args)
+                except _BROKEN:
+                    with contextlib.suppress(asyncpg.InterfaceError):  # asyncpg may have released it already
+                        connection.terminate()
+                    raise
 
     async def close(self) -> None:
         """Close an owned pool (a later operation makes a new one); a given pool is left to its owner."""
@@ -417,14 +448,10 @@ class PostgresStore(KVStore):
             await self._conn.close()
 
     async def _fetchval(self, statement: str, *args: Any) -> Any:
-        pool = await self._conn.ready_pool()
-        with self._conn.errors:
-            return await pool.fetchval(statement, self._scope.path, *args)
+        return await self._conn.run("fetchval", statement, self._scope.path, *args)
 
     async def _execute(self, statement: str, *args: Any) -> str:
-        pool = await self._conn.ready_pool()
-        with self._conn.errors:
-            status: str = await pool.execute(statement, self._scope.path, *args)
+        status: str = await self._conn.run("execute", statement, self._scope.path, *args)
         return status
 
     # --- operations ---------------------------------------------------------------------------------------------
@@ -571,9 +598,7 @@ class PostgresStore(KVStore):
         """
         after = b""
         while True:
-            pool = await self._conn.ready_pool()
-            with self._conn.errors:
-                rows = await pool.fetch(self._conn.sql.keys, self._scope.path, after)
+            rows = await self._conn.run("fetch", self._conn.sql.keys, self._scope.path, after)
             for row in rows:
                 yield bytes(row[0]).decode()
             if len(rows) < _PAGE:
@@ -590,9 +615,7 @@ class PostgresStore(KVStore):
         values: dict[str, bytes | None] = dict.fromkeys(wanted.values())
         if not wanted:
             return values
-        pool = await self._conn.ready_pool()
-        with self._conn.errors:
-            rows = await pool.fetch(self._conn.sql.get_many, self._scope.path, list(wanted))
+        rows = await self._conn.run("fetch", self._conn.sql.get_many, self._scope.path, list(wanted))
         for name, value in rows:
             values[wanted[name]] = value
         return values
@@ -622,7 +645,5 @@ class PostgresStore(KVStore):
         Raises:
             StoreUnavailableError: the server cannot be reached within the connect timeout.
         """
-        pool = await self._conn.ready_pool()
-        with self._conn.errors:
-            await pool.fetchval("SELECT 1")
+        await self._conn.run("fetchval", "SELECT 1")
         return True

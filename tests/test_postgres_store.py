@@ -362,3 +362,28 @@ def test_bad_urls_raise_value_error_before_connecting(url: str, options: dict[st
     with pytest.raises(ValueError, match=message) as raised:
         store_from_url(url, **options)
     assert "Secret-1" not in str(raised.value)
+
+
+async def test_operations_recover_after_the_server_drops_the_connections(
+    postgres_url: str, postgres_namespace: str
+) -> None:
+    name = f"kvstores-{uuid.uuid4().hex[:8]}"  # only this store's connections are dropped
+    settings = {"application_name": name}
+    async with PostgresStore.with_client(postgres_url, namespace=postgres_namespace, server_settings=settings) as store:
+        await store.set("key", b"v")
+        admin = await asyncpg.connect(postgres_url)
+        try:
+            dropped = await admin.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1", name
+            )
+        finally:
+            await admin.close()
+        assert dropped >= 1
+        outcomes = []
+        for _ in range(3):
+            try:
+                outcomes.append(await store.get("key"))
+            except StoreUnavailableError:  # a connection that died under the store may fail one operation
+                outcomes.append(None)
+        assert outcomes[-2:] == [b"v", b"v"]
+        await store.delete_all()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import os
 import sqlite3
 from collections.abc import Callable
@@ -399,3 +400,22 @@ def test_unknown_keyword_options_are_named(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="'journal'"):
         store_from_url(f"sqlite://{tmp_path}/x.db", journal="delete")
     assert not os.path.exists(tmp_path / "x.db")  # nothing was opened
+
+
+def _use_inherited_store(store: SQLiteStore) -> None:
+    """Child-process body: the store was opened by the parent before the fork."""
+
+    async def run() -> None:
+        assert await store.get("key") == b"parent"
+        await store.set("key", b"child")
+
+    asyncio.run(run())
+
+
+async def test_a_forked_child_opens_its_own_connection(sqlite_store: SQLiteStore) -> None:
+    await sqlite_store.set("key", b"parent")
+    child = multiprocessing.get_context("fork").Process(target=_use_inherited_store, args=(sqlite_store,))
+    child.start()
+    await asyncio.to_thread(child.join, 60)
+    assert child.exitcode == 0
+    assert await sqlite_store.get("key") == b"child"  # and the parent's connection still works
