@@ -17,8 +17,9 @@ column uses the byte-wise ``"C"`` collation, so a namespace with its children is
 - **Table on first use.** The first operation creates the table and its index if they are missing (under an advisory
   lock, so processes starting together don't collide); :meth:`PostgresStore.setup` does it up front.
 - **Bounded waits.** :meth:`PostgresStore.with_client` makes an ``asyncpg`` pool with a connect timeout and a command
-  timeout (5 s and 10 s by default); an unreachable server raises :class:`~litestar_kvstores.StoreUnavailableError`
-  naming ``host:port``, never the password. The pool skips asyncpg's per-release session reset (a round trip per
+  timeout (5 s and 10 s by default; the server enforces the latter as ``statement_timeout``, so a write that timed
+  out has not happened); an unreachable server raises :class:`~litestar_kvstores.StoreUnavailableError` naming
+  ``host:port``, never the password. The pool skips asyncpg's per-release session reset (a round trip per
   operation): the store runs single statements that leave no session state behind.
 - **Expired rows** read as missing; ``delete_expired`` removes them through the expiry index in batches of
   :data:`DELETE_BATCH` rows (each its own short transaction, skipping rows other transactions hold), so it never
@@ -59,6 +60,9 @@ DELETE_BATCH: Final = 1000
 
 _PAGE: Final = 1000
 """Keys ``keys()`` fetches per query."""
+
+_CLIENT_TIMEOUT_MARGIN: Final = 2.0
+"""Seconds the client waits beyond ``command_timeout`` (the server's ``statement_timeout``) before giving up."""
 
 _OWN_OPTIONS: Final = ("table", "namespace", "connect_timeout", "command_timeout", "max_connections")
 
@@ -348,7 +352,9 @@ class PostgresStore(KVStore):
             table: The table of this store root.
             namespace: The root namespace, as for :class:`PostgresStore`.
             connect_timeout: Seconds to wait for a new connection (an unreachable server raises after this long).
-            command_timeout: Seconds a statement may run before it is cancelled.
+            command_timeout: Seconds a statement may run before the server cancels it (``statement_timeout``; a
+                statement that timed out has not changed anything). The client gives up 2 s later if the server
+                does not answer at all.
             max_connections: The size of the pool.
             **connect_options: Further keyword arguments for ``asyncpg.connect`` (``ssl``, ``server_settings``, ...).
 
@@ -368,14 +374,19 @@ class PostgresStore(KVStore):
         reject_unknown(scheme, connect_options, accepted)
         scope = Scope.root(namespace)
         max_size = positive_int("max_connections", max_connections)
+        statement_seconds = seconds_option("command_timeout", command_timeout)
+        settings = {"statement_timeout": str(max(1, round(statement_seconds * 1000)))}
         pool_options = {
             "dsn": url,
             "min_size": 0,
             "max_size": max_size,
             "timeout": seconds_option("connect_timeout", connect_timeout),
-            "command_timeout": seconds_option("command_timeout", command_timeout),
-            "reset": _keep_session,
             **connect_options,
+            # The server cancels a statement at the deadline, so a write that timed out has not happened; the
+            # client stops waiting a little later, for a server that stopped answering altogether.
+            "command_timeout": statement_seconds + _CLIENT_TIMEOUT_MARGIN,
+            "server_settings": {**settings, **connect_options.get("server_settings", {})},
+            "reset": _keep_session,
         }
         secret = url_credentials(url).get("password") or connect_options.get("password")
         connection = _Connection(
