@@ -11,19 +11,37 @@ letters, and ``/`` sorts just below ``0``; so the child namespaces of ``P`` are 
 
 from __future__ import annotations
 
+import copy
 import re
+from abc import abstractmethod
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from .validation import INT64_MAX, INT64_MIN, check_namespace, check_namespace_path, ttl_seconds
+from .base import TTL, KVStore
+from .validation import (
+    INT64_MAX,
+    INT64_MIN,
+    check_amount,
+    check_key,
+    check_namespace,
+    check_namespace_path,
+    encode_value,
+    ttl_seconds,
+)
+
+if TYPE_CHECKING:
+    from typing import Self
 
 __all__ = (
     "DEFAULT_TABLE",
     "INTEGER_VALUE",
+    "SQLStore",
     "Scope",
     "check_expected",
     "check_table",
     "counter_bounds",
+    "namespaced",
     "not_a_counter",
     "seconds_option",
 )
@@ -122,3 +140,133 @@ def seconds_option(name: str, value: Any) -> float:
     if seconds is None:
         raise problem
     return seconds
+
+
+class SQLStore(KVStore):
+    """The part of both SQL stores that does not depend on the database: namespaces, and the validation and
+    documentation of ``incr``, the atomic primitives and ``keys``, each of which runs one ``_hook`` of the backend.
+    """
+
+    __slots__ = ("_is_root", "_scope")
+
+    def _enter_scope(self, scope: Scope, is_root: bool) -> None:
+        self._scope = scope
+        self._is_root = is_root
+        self.namespace: str | None = scope.path
+
+    def with_namespace(self, namespace: str) -> Self:
+        """Return the store of the child namespace ``namespace``, sharing this store's table and connections.
+
+        Raises:
+            TypeError, ValueError: ``namespace`` is not a valid namespace name.
+        """
+        child = copy.copy(self)
+        child._enter_scope(self._scope.child(namespace), is_root=False)
+        return child
+
+    async def incr(self, key: str, amount: int = 1, expires_in: TTL | None = None) -> int:
+        """Atomically add ``amount`` to the counter ``key`` and return the new value (one ``INSERT ... ON CONFLICT``).
+
+        A missing or expired counter starts at ``amount`` with the expiry ``expires_in``; an existing one keeps its
+        expiry. A value that is a decimal integer (``b"41"``, as :meth:`set` may have stored it) counts on.
+
+        Raises:
+            TypeError: ``amount`` is not an ``int``, or invalid ``key`` / ``expires_in``.
+            ValueError: the stored value is not a 64-bit integer, or the sum would not fit in one.
+            StoreUnavailableError, StoreError: the database cannot be reached, or failed.
+        """
+        return await self._incr(check_key(key), check_amount(amount), ttl_seconds(expires_in))
+
+    async def add(self, key: str, value: str | bytes, expires_in: TTL | None = None) -> bool:
+        """Store ``value`` only if ``key`` is missing or expired (one statement); return whether it was stored.
+
+        Raises:
+            TypeError, ValueError: invalid ``key``, ``value`` or ``expires_in``.
+            StoreUnavailableError, StoreError: the database cannot be reached, or failed.
+        """
+        return await self._add(check_key(key), encode_value(value), ttl_seconds(expires_in))
+
+    async def compare_and_set(
+        self, key: str, expected: str | bytes | None, value: str | bytes, expires_in: TTL | None = None
+    ) -> bool:
+        """Replace the value of ``key`` with ``value`` only if it currently equals ``expected`` (one statement).
+
+        ``expected=None`` means "missing or expired" (the same as :meth:`add`). The new value gets the expiry
+        ``expires_in`` gives (none for ``None``), as with :meth:`set`.
+
+        Returns:
+            Whether the value was replaced.
+
+        Raises:
+            TypeError: ``expected`` or ``value`` is not ``bytes``/``str`` (``expected`` may be ``None``), or an invalid
+                ``key`` / ``expires_in``.
+            ValueError: invalid ``key`` or ``expires_in``.
+            StoreUnavailableError, StoreError: the database cannot be reached, or failed.
+        """
+        checked = check_key(key)
+        old = check_expected(expected)
+        new = encode_value(value)
+        seconds = ttl_seconds(expires_in)
+        if old is None:
+            return await self._add(checked, new, seconds)
+        return await self._compare_and_set(checked, old, new, seconds)
+
+    async def compare_and_delete(self, key: str, expected: str | bytes) -> bool:
+        """Delete ``key`` only if its value equals ``expected`` (one statement); return whether it was deleted.
+
+        An expired key is missing: ``False``.
+
+        Raises:
+            TypeError: ``expected`` is not ``bytes``/``str``, or ``key`` is not a ``str``.
+            ValueError: ``key`` is empty.
+            StoreUnavailableError, StoreError: the database cannot be reached, or failed.
+        """
+        checked = check_key(key)
+        old = check_expected(expected)
+        if old is None:
+            raise TypeError("expected must be bytes or str, not None")
+        return await self._compare_and_delete(checked, old)
+
+    async def keys(self) -> AsyncIterator[str]:
+        """Iterate over the keys of this namespace (not of its children) that are not expired, in key order.
+
+        Fetches them a page at a time (keyset pagination on the primary key).
+        """
+        after = ""
+        while True:
+            page, more = await self._keys_after(after)
+            for key in page:
+                yield key
+            if not more or not page:
+                return
+            after = page[-1]
+
+    @abstractmethod
+    async def _incr(self, key: str, amount: int, seconds: float | None) -> int:
+        """The counter's new value; raises ``ValueError`` (:func:`not_a_counter`) when the database refused."""
+
+    @abstractmethod
+    async def _add(self, key: str, value: bytes, seconds: float | None) -> bool: ...
+
+    @abstractmethod
+    async def _compare_and_set(self, key: str, expected: bytes, value: bytes, seconds: float | None) -> bool: ...
+
+    @abstractmethod
+    async def _compare_and_delete(self, key: str, expected: bytes) -> bool: ...
+
+    @abstractmethod
+    async def _keys_after(self, after: str) -> tuple[list[str], bool]:
+        """The next page of live keys greater than ``after``, and whether more may follow."""
+
+
+def namespaced(store: SQLStore, namespace: Any) -> Any:
+    """The store of a URL's ``namespace`` option: ``store`` itself for ``None``, else its child ``namespace``.
+
+    Raises:
+        ValueError: ``namespace`` is empty or invalid.
+    """
+    if namespace is None:
+        return store
+    if not namespace:
+        raise ValueError("The option 'namespace' must not be empty")
+    return store.with_namespace(namespace)

@@ -33,17 +33,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Final, cast
 from urllib.parse import parse_qsl, urlsplit
 
 import asyncpg
 
-from ._sql import DEFAULT_TABLE, Scope, check_expected, check_table, counter_bounds, not_a_counter, seconds_option
+from ._sql import DEFAULT_TABLE, Scope, SQLStore, check_table, counter_bounds, namespaced, not_a_counter, seconds_option
 from ._translate import ErrorTranslator
-from .base import TTL, KVStore
+from .base import TTL
 from .errors import StoreError, StoreUnavailableError
-from .validation import DEFAULT_NAMESPACE, check_amount, check_key, encode_value, remaining_whole_seconds, ttl_seconds
+from .validation import DEFAULT_NAMESPACE, check_key, encode_value, remaining_whole_seconds, ttl_seconds
 
 if TYPE_CHECKING:
     from typing import Self
@@ -293,14 +293,14 @@ def _address(url: str) -> str:
     return f"{query.get('host', 'localhost')}:{query.get('port', 5432)}"
 
 
-class PostgresStore(KVStore):
+class PostgresStore(SQLStore):
     """PostgreSQL based, namespaced, thread and process safe asynchronous key/value store.
 
     For applications that already run PostgreSQL (see ``docs/postgres.md``). Namespaces share the root's pool and
     table; keys of different namespaces never collide.
     """
 
-    __slots__ = ("_conn", "_is_root", "_scope")
+    __slots__ = ("_conn",)
 
     def __init__(
         self,
@@ -323,13 +323,8 @@ class PostgresStore(KVStore):
         if not isinstance(pool, asyncpg.Pool):
             raise TypeError(f"PostgresStore needs an asyncpg.Pool, not {type(pool).__name__}")
         scope = Scope.root(namespace)
-        self._attach(_Connection(pool, table=check_table(table), address="PostgreSQL (application pool)"), scope)
-
-    def _attach(self, connection: _Connection, scope: Scope, is_root: bool = True) -> None:
-        self._conn = connection
-        self._scope = scope
-        self._is_root = is_root
-        self.namespace: str | None = scope.path
+        self._conn = _Connection(pool, table=check_table(table), address="PostgreSQL (application pool)")
+        self._enter_scope(scope, is_root=True)
 
     @classmethod
     def with_client(
@@ -393,7 +388,8 @@ class PostgresStore(KVStore):
             None, table=check_table(table), address=_address(url), secret=secret, pool_options=pool_options
         )
         store = cls.__new__(cls)
-        store._attach(connection, scope)
+        store._conn = connection
+        store._enter_scope(scope, is_root=True)
         return store
 
     @classmethod
@@ -411,12 +407,7 @@ class PostgresStore(KVStore):
 
         stripped, own, connect_options = split_options(url, options, _OWN_OPTIONS)
         namespace = own.pop("namespace", None)
-        store = cls.with_client(stripped, **own, **connect_options)
-        if namespace is None:
-            return store
-        if not namespace:
-            raise ValueError("The option 'namespace' must not be empty")
-        return store.with_namespace(namespace)
+        return cast("Self", namespaced(cls.with_client(stripped, **own, **connect_options), namespace))
 
     @property
     def address(self) -> str:
@@ -433,16 +424,6 @@ class PostgresStore(KVStore):
             f"{type(self).__name__}(address={self._conn.address!r}, table={self._conn.table!r}, "
             f"namespace={self.namespace!r})"
         )
-
-    def with_namespace(self, namespace: str) -> Self:
-        """Return the store of the child namespace ``namespace``, sharing this store's pool.
-
-        Raises:
-            TypeError, ValueError: ``namespace`` is not a valid namespace name.
-        """
-        child = type(self).__new__(type(self))
-        child._attach(self._conn, self._scope.child(namespace), is_root=False)
-        return child
 
     async def setup(self) -> None:
         """Create the table and its index now if they are missing (otherwise the first operation does).
@@ -530,91 +511,26 @@ class PostgresStore(KVStore):
             if batch < DELETE_BATCH:
                 return removed
 
-    async def incr(self, key: str, amount: int = 1, expires_in: TTL | None = None) -> int:
-        """Atomically add ``amount`` to the counter ``key`` and return the new value (one ``INSERT ... ON CONFLICT``).
-
-        A missing or expired counter starts at ``amount`` with the expiry ``expires_in``; an existing one keeps its
-        expiry. A value that is a decimal integer (``b"41"``, as :meth:`set` may have stored it) counts on.
-
-        Raises:
-            TypeError: ``amount`` is not an ``int``, or invalid ``key`` / ``expires_in``.
-            ValueError: the stored value is not a 64-bit integer, or the sum would not fit in one.
-            StoreUnavailableError, StoreError: as :meth:`set`.
-        """
-        checked = check_key(key)
-        name = checked.encode()
-        step = check_amount(amount)
-        seconds = ttl_seconds(expires_in)
-        low, high = counter_bounds(step)
-        value = await self._fetchval(self._conn.sql.incr, name, str(step).encode(), seconds, step, low, high)
+    async def _incr(self, key: str, amount: int, seconds: float | None) -> int:
+        name = key.encode()
+        low, high = counter_bounds(amount)
+        value = await self._fetchval(self._conn.sql.incr, name, str(amount).encode(), seconds, amount, low, high)
         if value is not None:
             return int(value)
-        raise not_a_counter(checked, await self._fetchval(self._conn.sql.current, name), step)
+        raise not_a_counter(key, await self._fetchval(self._conn.sql.current, name), amount)
 
-    async def add(self, key: str, value: str | bytes, expires_in: TTL | None = None) -> bool:
-        """Store ``value`` only if ``key`` is missing or expired (one statement); return whether it was stored.
+    async def _add(self, key: str, value: bytes, seconds: float | None) -> bool:
+        return bool(await self._fetchval(self._conn.sql.add, key.encode(), value, seconds))
 
-        Raises:
-            TypeError, ValueError: invalid ``key``, ``value`` or ``expires_in``.
-            StoreUnavailableError, StoreError: as :meth:`set`.
-        """
-        name = check_key(key).encode()
-        return bool(await self._fetchval(self._conn.sql.add, name, encode_value(value), ttl_seconds(expires_in)))
+    async def _compare_and_set(self, key: str, expected: bytes, value: bytes, seconds: float | None) -> bool:
+        return bool(await self._fetchval(self._conn.sql.compare_and_set, key.encode(), value, seconds, expected))
 
-    async def compare_and_set(
-        self, key: str, expected: str | bytes | None, value: str | bytes, expires_in: TTL | None = None
-    ) -> bool:
-        """Replace the value of ``key`` with ``value`` only if it currently equals ``expected`` (one statement).
+    async def _compare_and_delete(self, key: str, expected: bytes) -> bool:
+        return bool(await self._fetchval(self._conn.sql.compare_and_delete, key.encode(), expected))
 
-        ``expected=None`` means "missing or expired" (the same as :meth:`add`). The new value gets the expiry
-        ``expires_in`` gives (none for ``None``), as with :meth:`set`.
-
-        Returns:
-            Whether the value was replaced.
-
-        Raises:
-            TypeError: ``expected`` or ``value`` is not ``bytes``/``str`` (``expected`` may be ``None``), or an invalid
-                ``key`` / ``expires_in``.
-            ValueError: invalid ``key`` or ``expires_in``.
-            StoreUnavailableError, StoreError: as :meth:`set`.
-        """
-        name = check_key(key).encode()
-        old = check_expected(expected)
-        new = encode_value(value)
-        seconds = ttl_seconds(expires_in)
-        if old is None:
-            return bool(await self._fetchval(self._conn.sql.add, name, new, seconds))
-        return bool(await self._fetchval(self._conn.sql.compare_and_set, name, new, seconds, old))
-
-    async def compare_and_delete(self, key: str, expected: str | bytes) -> bool:
-        """Delete ``key`` only if its value equals ``expected`` (one statement); return whether it was deleted.
-
-        An expired key is missing: ``False``.
-
-        Raises:
-            TypeError: ``expected`` is not ``bytes``/``str``, or ``key`` is not a ``str``.
-            ValueError: ``key`` is empty.
-            StoreUnavailableError, StoreError: as :meth:`set`.
-        """
-        name = check_key(key).encode()
-        old = check_expected(expected)
-        if old is None:
-            raise TypeError("expected must be bytes or str, not None")
-        return bool(await self._fetchval(self._conn.sql.compare_and_delete, name, old))
-
-    async def keys(self) -> AsyncIterator[str]:
-        """Iterate over the keys of this namespace (not of its children) that are not expired, in byte order.
-
-        Fetches :data:`_PAGE` keys per query (keyset pagination on the primary key).
-        """
-        after = b""
-        while True:
-            rows = await self._conn.run("fetch", self._conn.sql.keys, self._scope.path, after)
-            for row in rows:
-                yield bytes(row[0]).decode()
-            if len(rows) < _PAGE:
-                return
-            after = rows[-1][0]
+    async def _keys_after(self, after: str) -> tuple[list[str], bool]:
+        rows = await self._conn.run("fetch", self._conn.sql.keys, self._scope.path, after.encode())
+        return [bytes(row[0]).decode() for row in rows], len(rows) == _PAGE
 
     async def count(self) -> int:
         """Return the number of keys of this namespace (not of its children) that are not expired."""

@@ -36,16 +36,16 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final, cast
 from urllib.parse import parse_qsl, urlsplit
 
 from ._file_threads import _settle
-from ._sql import DEFAULT_TABLE, Scope, check_expected, check_table, counter_bounds, not_a_counter, seconds_option
+from ._sql import DEFAULT_TABLE, Scope, SQLStore, check_table, counter_bounds, namespaced, not_a_counter, seconds_option
 from ._translate import ErrorTranslator
-from .base import TTL, KVStore
+from .base import TTL
 from .errors import StoreError, StoreUnavailableError
-from .validation import DEFAULT_NAMESPACE, check_amount, check_key, encode_value, remaining_whole_seconds, ttl_seconds
+from .validation import DEFAULT_NAMESPACE, check_key, encode_value, remaining_whole_seconds, ttl_seconds
 
 if TYPE_CHECKING:
     from typing import Self
@@ -280,14 +280,14 @@ class _Database:
         connection.execute(self.sql.remove_corrupt, (path, key, value, expires_at))
 
 
-class SQLiteStore(KVStore):
+class SQLiteStore(SQLStore):
     """SQLite based, namespaced, thread and process safe asynchronous key/value store.
 
     The embedded choice for many small entries on one machine (see ``docs/sqlite.md``). Namespaces share the
     root's table and connection; keys of different namespaces never collide.
     """
 
-    __slots__ = ("_db", "_is_root", "_scope")
+    __slots__ = ("_db",)
 
     def __init__(
         self,
@@ -321,13 +321,8 @@ class SQLiteStore(KVStore):
         database = _Database(
             os.path.abspath(os.fspath(path)), check_table(table), seconds_option("timeout", timeout), bool(fsync)
         )
-        self._attach(database, scope, is_root=True)
-
-    def _attach(self, database: _Database, scope: Scope, is_root: bool) -> None:
         self._db = database
-        self._scope = scope
-        self._is_root = is_root
-        self.namespace: str | None = scope.path
+        self._enter_scope(scope, is_root=True)
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> Self:
@@ -351,12 +346,7 @@ class SQLiteStore(KVStore):
         namespace = own.pop("namespace", None)
         if "timeout" in own:
             own["timeout"] = seconds_option("timeout", own["timeout"])
-        store = cls(path, **bools_like_defaults(cls, own))
-        if namespace is None:
-            return store
-        if not namespace:
-            raise ValueError("The option 'namespace' must not be empty")
-        return store.with_namespace(namespace)
+        return cast("Self", namespaced(cls(path, **bools_like_defaults(cls, own)), namespace))
 
     @property
     def address(self) -> str:
@@ -370,16 +360,6 @@ class SQLiteStore(KVStore):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._db.path!r}, table={self._db.table!r}, namespace={self.namespace!r})"
-
-    def with_namespace(self, namespace: str) -> Self:
-        """Return the store of the child namespace ``namespace``, sharing this store's database connection.
-
-        Raises:
-            TypeError, ValueError: ``namespace`` is not a valid namespace name.
-        """
-        child = type(self).__new__(type(self))
-        child._attach(self._db, self._scope.child(namespace), is_root=False)
-        return child
 
     async def __aenter__(self) -> Self:  # type: ignore[override]  # returning the store is more useful than None
         """Open the database now (creating the file, its directory and the table).
@@ -499,24 +479,11 @@ class SQLiteStore(KVStore):
             if batch < DELETE_BATCH:
                 return removed
 
-    async def incr(self, key: str, amount: int = 1, expires_in: TTL | None = None) -> int:
-        """Atomically add ``amount`` to the counter ``key`` and return the new value (one ``INSERT ... ON CONFLICT``).
-
-        A missing or expired counter starts at ``amount`` with the expiry ``expires_in``; an existing one keeps its
-        expiry. A value that is a decimal integer (``b"41"``, as :meth:`set` may have stored it) counts on.
-
-        Raises:
-            TypeError: ``amount`` is not an ``int``, or invalid ``key`` / ``expires_in``.
-            ValueError: the stored value is not a 64-bit integer, or the sum would not fit in one.
-            StoreUnavailableError, StoreError: as :meth:`set`.
-        """
-        checked = check_key(key)
-        step = check_amount(amount)
-        seconds = ttl_seconds(expires_in)
-        result: int = await self._db.run(self._incr, checked, step, seconds)
+    async def _incr(self, key: str, amount: int, seconds: float | None) -> int:
+        result: int = await self._db.run(self._incr_in_thread, key, amount, seconds)
         return result
 
-    def _incr(self, connection: sqlite3.Connection, key: str, amount: int, seconds: float | None) -> int:
+    def _incr_in_thread(self, connection: sqlite3.Connection, key: str, amount: int, seconds: float | None) -> int:
         path = self._scope.path
         now = time.time()
         low, high = counter_bounds(amount)
@@ -528,50 +495,20 @@ class SQLiteStore(KVStore):
         current = connection.execute(self._db.sql.get, (path, key)).fetchone()
         raise not_a_counter(key, None if current is None else current[0], amount)
 
-    async def add(self, key: str, value: str | bytes, expires_in: TTL | None = None) -> bool:
-        """Store ``value`` only if ``key`` is missing or expired (one statement); return whether it was stored.
-
-        Raises:
-            TypeError, ValueError: invalid ``key``, ``value`` or ``expires_in``.
-            StoreUnavailableError, StoreError: as :meth:`set`.
-        """
-        row = (self._scope.path, check_key(key), encode_value(value), ttl_seconds(expires_in))
-        written: bool = await self._db.run(self._add, row)
+    async def _add(self, key: str, value: bytes, seconds: float | None) -> bool:
+        written: bool = await self._db.run(self._add_in_thread, key, value, seconds)
         return written
 
-    def _add(self, connection: sqlite3.Connection, row: tuple[str, str, bytes, float | None]) -> bool:
-        path, key, value, seconds = row
+    def _add_in_thread(self, connection: sqlite3.Connection, key: str, value: bytes, seconds: float | None) -> bool:
         now = time.time()
-        parameters = (path, key, value, None if seconds is None else now + seconds, now)
+        parameters = (self._scope.path, key, value, None if seconds is None else now + seconds, now)
         return connection.execute(self._db.sql.add, parameters).fetchone() is not None
 
-    async def compare_and_set(
-        self, key: str, expected: str | bytes | None, value: str | bytes, expires_in: TTL | None = None
-    ) -> bool:
-        """Replace the value of ``key`` with ``value`` only if it currently equals ``expected`` (one statement).
-
-        ``expected=None`` means "missing or expired" (the same as :meth:`add`). The new value gets the expiry
-        ``expires_in`` gives (none for ``None``), as with :meth:`set`.
-
-        Returns:
-            Whether the value was replaced.
-
-        Raises:
-            TypeError: ``expected`` or ``value`` is not ``bytes``/``str`` (``expected`` may be ``None``), or an invalid
-                ``key`` / ``expires_in``.
-            ValueError: invalid ``key`` or ``expires_in``.
-            StoreUnavailableError, StoreError: as :meth:`set`.
-        """
-        checked = check_key(key)
-        old = check_expected(expected)
-        new = encode_value(value)
-        seconds = ttl_seconds(expires_in)
-        if old is None:
-            return await self.add(checked, new, seconds)
-        replaced: bool = await self._db.run(self._compare_and_set, checked, old, new, seconds)
+    async def _compare_and_set(self, key: str, expected: bytes, value: bytes, seconds: float | None) -> bool:
+        replaced: bool = await self._db.run(self._compare_and_set_in_thread, key, expected, value, seconds)
         return replaced
 
-    def _compare_and_set(
+    def _compare_and_set_in_thread(
         self, connection: sqlite3.Connection, key: str, expected: bytes, value: bytes, seconds: float | None
     ) -> bool:
         now = time.time()
@@ -579,21 +516,8 @@ class SQLiteStore(KVStore):
         parameters = (self._scope.path, key, value, expires_at, expected, now)
         return connection.execute(self._db.sql.compare_and_set, parameters).rowcount == 1
 
-    async def compare_and_delete(self, key: str, expected: str | bytes) -> bool:
-        """Delete ``key`` only if its value equals ``expected`` (one statement); return whether it was deleted.
-
-        An expired key is missing: ``False``.
-
-        Raises:
-            TypeError: ``expected`` is not ``bytes``/``str``, or ``key`` is not a ``str``.
-            ValueError: ``key`` is empty.
-            StoreUnavailableError, StoreError: as :meth:`set`.
-        """
-        checked = check_key(key)
-        old = check_expected(expected)
-        if old is None:
-            raise TypeError("expected must be bytes or str, not None")
-        parameters = (self._scope.path, checked, old)
+    async def _compare_and_delete(self, key: str, expected: bytes) -> bool:
+        parameters = (self._scope.path, key, expected)
         removed: int = await self._db.run(self._execute_now, self._db.sql.compare_and_delete, parameters)
         return removed == 1
 
@@ -601,21 +525,11 @@ class SQLiteStore(KVStore):
     def _execute_now(connection: sqlite3.Connection, statement: str, parameters: tuple[Any, ...]) -> int:
         return connection.execute(statement, (*parameters, time.time())).rowcount
 
-    async def keys(self) -> AsyncIterator[str]:
-        """Iterate over the keys of this namespace (not of its children) that are not expired, in key order.
+    async def _keys_after(self, after: str) -> tuple[list[str], bool]:
+        page: list[str] = await self._db.run(self._keys_page, after)
+        return page, len(page) == _PAGE
 
-        Fetches :data:`_PAGE` keys per thread hop (keyset pagination on the primary key).
-        """
-        after = ""
-        while True:
-            page: list[str] = await self._db.run(self._keys_after, after)
-            for key in page:
-                yield key
-            if len(page) < _PAGE:
-                return
-            after = page[-1]
-
-    def _keys_after(self, connection: sqlite3.Connection, after: str) -> list[str]:
+    def _keys_page(self, connection: sqlite3.Connection, after: str) -> list[str]:
         rows = connection.execute(self._db.sql.keys, (self._scope.path, after, time.time(), _PAGE)).fetchall()
         return [row[0] for row in rows]
 
