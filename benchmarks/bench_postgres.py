@@ -13,22 +13,20 @@ client side and of the server's work, not of the disk).
 from __future__ import annotations
 
 import asyncio
-import os
-import statistics
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
 import psycopg
 
 from litestar_kvstores.postgres import PostgresStore
+from tests.servers.postgres import postgres_url
 
-from .harness import Row, format_table, ops_per_second
+from .bench_file import _fill as fill
+from .bench_sqlite import ROUNDS, OpFactory, Subjects, gather_gets, interleaved
+from .harness import Row, format_table
 
 N = 1_000
-ROUNDS = 5
 SMALL = b"x" * 100
 LARGE = b"x" * 65_536
 EXPIRED_AND_LIVE = 10_000
@@ -116,59 +114,20 @@ class RawPsycopg:
         return int(await self._value(_INCR, NAMESPACE, key.encode()))
 
 
-@asynccontextmanager
-async def server_url() -> AsyncIterator[str]:
-    """The URL of ``KVSTORES_TEST_POSTGRES_URL``, or of a PostgreSQL child process started for the run."""
-    given = os.environ.get("KVSTORES_TEST_POSTGRES_URL")
-    if given:
-        yield given
-        return
-    from tests.servers.postgres import start_postgres_server
-
-    server = start_postgres_server()
-    try:
-        yield server.url
-    finally:
-        server.stop()
-
-
-Subjects = dict[str, Any]
-OpFactory = Callable[[Any], Callable[[int], Awaitable[object]]]
-
-
-async def _interleaved(subjects: Subjects, make_op: OpFactory, ops: int, ops_per_call: int = 1) -> dict[str, float]:
-    """Median ops/s per subject, the subjects taking turns round by round so that load changes hit all alike."""
-    results: dict[str, list[float]] = {name: [] for name in subjects}
-    for _ in range(ROUNDS):
-        for name, store in subjects.items():
-            results[name].append(await ops_per_second(make_op(store), ops, rounds=1, ops_per_call=ops_per_call))
-    return {name: statistics.median(values) for name, values in results.items()}
-
-
-def _gather_gets(keys: list[str]) -> OpFactory:
-    def make(store: Any) -> Callable[[int], Awaitable[object]]:
-        async def gets(_: int) -> None:
-            await asyncio.gather(*(store.get(key) for key in keys))
-
-        return gets
-
-    return make
-
-
 async def measure(subjects: Subjects) -> list[Row]:
     keys = [f"key-{i}" for i in range(N)]
     pooled = {name: store for name, store in subjects.items() if name != "raw psycopg"}
     rows: list[Row] = []
 
     async def row(name: str, make_op: OpFactory, ops: int = N, ops_per_call: int = 1, every: bool = True) -> None:
-        rows.append(Row(name, await _interleaved(subjects if every else pooled, make_op, ops, ops_per_call)))
+        rows.append(Row(name, await interleaved(subjects if every else pooled, make_op, ops, ops_per_call)))
 
     await row("set 100 B", lambda s: lambda i: s.set(keys[i], SMALL, 3600))
     await row("get hit", lambda s: lambda i: s.get(keys[i]))
     await row("get miss", lambda s: lambda i: s.get("missing"))
     await row("get with renew", lambda s: lambda i: s.get(keys[i], renew_for=3600))
     await row("incr", lambda s: lambda i: s.incr(keys[i % 100] + "-counter"))
-    await row("100 concurrent gets", _gather_gets(keys[:100]), ops=N // 100, ops_per_call=100, every=False)
+    await row("100 concurrent gets", gather_gets(keys[:100]), ops=N // 100, ops_per_call=100, every=False)
     await row("set 64 KiB", lambda s: lambda i: s.set(keys[i % 100], LARGE), ops=N // 4)
     await row("get 64 KiB", lambda s: lambda i: s.get(keys[i % 100]), ops=N // 4)
     return rows
@@ -176,19 +135,15 @@ async def measure(subjects: Subjects) -> list[Row]:
 
 async def delete_expired_seconds(store: PostgresStore) -> float:
     """Seconds ``delete_expired`` takes for half of ``2 * EXPIRED_AND_LIVE`` rows."""
-    for start in range(0, EXPIRED_AND_LIVE, 100):
-        await asyncio.gather(
-            *(store.set(f"expired-{i}", SMALL, 0.5) for i in range(start, start + 100)),
-            *(store.set(f"live-{i}", SMALL, 3600) for i in range(start, start + 100)),
-        )
-    await asyncio.sleep(0.6)
+    await fill(store, EXPIRED_AND_LIVE)
+    await asyncio.sleep(1.1)
     started = time.perf_counter()
     await store.delete_expired()
     return time.perf_counter() - started
 
 
 async def main() -> None:
-    async with server_url() as url:
+    with postgres_url() as url:
         ours = PostgresStore.with_client(url, table=TABLE, max_connections=POOL_SIZE)
         await ours.setup()
         await ours.delete_all()

@@ -27,6 +27,7 @@ import aiosqlite
 from litestar_kvstores import FileStore
 from litestar_kvstores.sqlite import SQLiteStore
 
+from .bench_file import _fill as fill
 from .harness import Row, format_table, ops_per_second
 
 N = 2_000
@@ -157,8 +158,11 @@ Subjects = dict[str, Any]
 OpFactory = Callable[[Any], Callable[[int], Awaitable[object]]]
 
 
-async def _interleaved(subjects: Subjects, make_op: OpFactory, ops: int, ops_per_call: int = 1) -> dict[str, float]:
-    """Median ops/s per subject, the subjects taking turns round by round so that load changes hit all alike."""
+async def interleaved(subjects: Subjects, make_op: OpFactory, ops: int, ops_per_call: int = 1) -> dict[str, float]:
+    """Median ops/s per subject, the subjects taking turns round by round so that load changes hit all alike.
+
+    (Also used by ``bench_postgres``.)
+    """
     results: dict[str, list[float]] = {name: [] for name in subjects}
     for _ in range(ROUNDS):
         for name, store in subjects.items():
@@ -166,7 +170,7 @@ async def _interleaved(subjects: Subjects, make_op: OpFactory, ops: int, ops_per
     return {name: statistics.median(values) for name, values in results.items()}
 
 
-def _gather_gets(keys: list[str]) -> OpFactory:
+def gather_gets(keys: list[str]) -> OpFactory:
     def make(store: Any) -> Callable[[int], Awaitable[object]]:
         async def gets(_: int) -> None:
             await asyncio.gather(*(store.get(key) for key in keys))
@@ -182,25 +186,21 @@ async def measure(sql: Subjects, file_store: FileStore) -> list[Row]:
     rows: list[Row] = []
 
     async def row(name: str, subjects: Subjects, make_op: OpFactory, ops: int = N, ops_per_call: int = 1) -> None:
-        rows.append(Row(name, await _interleaved(subjects, make_op, ops, ops_per_call)))
+        rows.append(Row(name, await interleaved(subjects, make_op, ops, ops_per_call)))
 
     await row("set 100 B", with_file, lambda s: lambda i: s.set(keys[i], SMALL, 3600))
     await row("get hit", with_file, lambda s: lambda i: s.get(keys[i]))
     await row("get miss", sql, lambda s: lambda i: s.get("missing"))
     await row("get with renew", with_file, lambda s: lambda i: s.get(keys[i], renew_for=3600))
     await row("incr", sql, lambda s: lambda i: s.incr(keys[i % 100] + "-counter"))
-    await row("100 concurrent gets", sql, _gather_gets(keys[:100]), ops=N // 100, ops_per_call=100)
+    await row("100 concurrent gets", sql, gather_gets(keys[:100]), ops=N // 100, ops_per_call=100)
     await row("set 64 KiB", with_file, lambda s: lambda i: s.set(keys[i % 100], LARGE), ops=N // 4)
     await row("get 64 KiB", sql, lambda s: lambda i: s.get(keys[i % 100]), ops=N // 4)
 
     expiry = Row("delete_expired 10k of 20k", unit="s")
     for name, store in sql.items():
-        for start in range(0, EXPIRED_AND_LIVE, 100):
-            await asyncio.gather(
-                *(store.set(f"expired-{i}", SMALL, 0.5) for i in range(start, start + 100)),
-                *(store.set(f"live-{i}", SMALL, 3600) for i in range(start, start + 100)),
-            )
-        await asyncio.sleep(0.6)
+        await fill(store, EXPIRED_AND_LIVE)
+        await asyncio.sleep(1.1)
         started = time.perf_counter()
         await store.delete_expired()
         expiry.values[name] = time.perf_counter() - started

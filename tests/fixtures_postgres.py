@@ -8,7 +8,6 @@ cannot start fails the run.
 from __future__ import annotations
 
 import functools
-import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -17,23 +16,14 @@ import pytest
 from litestar_kvstores.postgres import PostgresStore
 from litestar_kvstores.testing import ContractTraits
 
-from .servers.postgres import start_postgres_server
-
-POSTGRES_URL_VARIABLE = "KVSTORES_TEST_POSTGRES_URL"
+from .servers.postgres import postgres_url as server_url
 
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """The URL of the PostgreSQL server the tests use: ``KVSTORES_TEST_POSTGRES_URL`` or a child process."""
-    given = os.environ.get(POSTGRES_URL_VARIABLE)
-    if given:
-        yield given
-        return
-    server = start_postgres_server()
-    try:
-        yield server.url
-    finally:
-        server.stop()
+    with server_url() as url:
+        yield url
 
 
 @pytest.fixture

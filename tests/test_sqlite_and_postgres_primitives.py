@@ -1,7 +1,8 @@
-"""The atomic primitives of DESIGN.md (``add``, ``compare_and_set``, ``compare_and_delete``) on SQLite and PostgreSQL.
+"""The atomic primitives of DESIGN.md (``add``, ``compare_and_set``, ``compare_and_delete``) on SQLite and PostgreSQL,
+and the edges of ``incr`` that each of them computes in SQL.
 
-They join :class:`~litestar_kvstores.testing.StoreContract` in a later issue; until then these tests hold the two SQL
-stores to the contract's rows, across tasks and across processes.
+The primitives join :class:`~litestar_kvstores.testing.StoreContract` in a later issue; until then these tests hold
+the two SQL stores to the contract's rows, across tasks and across processes.
 """
 
 from __future__ import annotations
@@ -157,6 +158,40 @@ async def test_compare_and_delete_rejects_other_expected_types(store: PrimitiveS
     with pytest.raises(TypeError, match="expected"):
         await store.compare_and_delete("key", expected)
     assert await store.get("key") == b"token"
+
+
+# --- incr computed by the database ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("stored", "amount"), [(b"9223372036854775807", 1), (b"-9223372036854775808", -1)])
+async def test_incr_refuses_to_overflow(store: PrimitiveStore, stored: bytes, amount: int) -> None:
+    await store.set("counter", stored)
+    with pytest.raises(ValueError, match="overflow"):
+        await store.incr("counter", amount)
+    assert await store.get("counter") == stored
+
+
+@pytest.mark.parametrize("stored", [b"007", b"+5", b"1.5", b" 1", b"-0", b"99999999999999999999", b"\xff\\"])
+async def test_incr_refuses_values_that_are_not_canonical_integers(store: PrimitiveStore, stored: bytes) -> None:
+    await store.set("counter", stored)
+    with pytest.raises(ValueError, match="not a 64-bit integer"):
+        await store.incr("counter")
+    assert await store.get("counter") == stored
+
+
+async def test_incr_counts_on_to_the_extremes(store: PrimitiveStore) -> None:
+    await store.set("high", b"9223372036854775806")
+    assert await store.incr("high") == 2**63 - 1
+    await store.set("low", b"-9223372036854775807")
+    assert await store.incr("low", -1) == -(2**63)
+    assert await store.incr("low", 2**63 - 1) == -1
+
+
+@pytest.mark.parametrize(("amount", "error"), [(1.5, TypeError), (True, TypeError), (2**63, ValueError)])
+async def test_incr_checks_the_amount(store: PrimitiveStore, amount: Any, error: type[Exception]) -> None:
+    with pytest.raises(error, match="amount"):
+        await store.incr("counter", amount)
+    assert await store.get("counter") is None
 
 
 # --- across processes -------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from litestar_kvstores import SQLiteStore, StoreError, StoreUnavailableError, st
 from litestar_kvstores import sqlite as sqlite_module
 
 from .fixtures_sqlite import NAMESPACE
+from .sql_support import every_operation
 
 
 def raw(path: Path) -> sqlite3.Connection:
@@ -186,56 +187,11 @@ async def test_every_operation_makes_at_most_one_thread_hop(
         return await original(self, function, *args)
 
     monkeypatch.setattr(sqlite_module._Worker, "call", counting)
-    store = sqlite_store
-    operations: list[Callable[[], Any]] = [
-        lambda: store.set("key", b"value", expires_in=100),
-        lambda: store.get("key"),
-        lambda: store.get("key", renew_for=50),
-        lambda: store.exists("key"),
-        lambda: store.expires_in("key"),
-        lambda: store.incr("counter"),
-        lambda: store.add("new", b"v"),
-        lambda: store.compare_and_set("new", b"v", b"w"),
-        lambda: store.compare_and_delete("new", b"w"),
-        lambda: store.get_many(["key", "counter"]),
-        lambda: store.set_many({"a": b"1", "b": b"2"}),
-        lambda: store.delete_many(["a", "b"]),
-        lambda: store.count(),
-        lambda: store.delete("key"),
-        lambda: store.delete_expired(),
-        lambda: store.delete_all(),
-        lambda: store.ping(),
-    ]
+    operations = every_operation(sqlite_store)
     for operation in operations:
         hops = 0
         await operation()
         assert hops == 1
-
-
-# --- incr -------------------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(("stored", "amount"), [(b"9223372036854775807", 1), (b"-9223372036854775808", -1)])
-async def test_incr_refuses_to_overflow(sqlite_store: SQLiteStore, stored: bytes, amount: int) -> None:
-    await sqlite_store.set("counter", stored)
-    with pytest.raises(ValueError, match="overflow"):
-        await sqlite_store.incr("counter", amount)
-    assert await sqlite_store.get("counter") == stored
-
-
-@pytest.mark.parametrize("stored", [b"007", b"+5", b"1.5", b" 1", b"99999999999999999999", b"\xff"])
-async def test_incr_refuses_values_that_are_not_canonical_integers(sqlite_store: SQLiteStore, stored: bytes) -> None:
-    await sqlite_store.set("counter", stored)
-    with pytest.raises(ValueError, match="not a 64-bit integer"):
-        await sqlite_store.incr("counter")
-    assert await sqlite_store.get("counter") == stored
-
-
-@pytest.mark.parametrize(("amount", "error"), [(1.5, TypeError), (True, TypeError), (2**63, ValueError)])
-async def test_incr_checks_the_amount(sqlite_store: SQLiteStore, amount: Any, error: type[Exception]) -> None:
-    with pytest.raises(error, match="amount"):
-        await sqlite_store.incr("counter", amount)
-    assert await sqlite_store.get("counter") is None
 
 
 # --- corruption --------------------------------------------------------------------------------------------------

@@ -16,12 +16,17 @@ import shutil
 import signal
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from .process import free_port, wait_until
 
-__all__ = ("PASSWORD", "USER", "PostgresServer", "start_postgres_server")
+__all__ = ("PASSWORD", "URL_VARIABLE", "USER", "PostgresServer", "postgres_url", "start_postgres_server")
+
+URL_VARIABLE = "KVSTORES_TEST_POSTGRES_URL"
+"""An existing server to use instead of starting one (``postgresql://user:password@host:port/db``)."""
 
 USER = "kvstores"
 PASSWORD = "pg-secret-Xq7"
@@ -144,6 +149,20 @@ def start_postgres_server(port: int | None = None) -> PostgresServer:
         server.stop()
         raise
     return server
+
+
+@contextmanager
+def postgres_url() -> Iterator[str]:
+    """The URL of ``KVSTORES_TEST_POSTGRES_URL``, or of a server started for the ``with`` block and stopped after it."""
+    given = os.environ.get(URL_VARIABLE)
+    if given:
+        yield given
+        return
+    server = start_postgres_server()
+    try:
+        yield server.url
+    finally:
+        server.stop()
 
 
 if __name__ == "__main__":
