@@ -50,6 +50,10 @@ DEFAULT_TABLE: Final = "kvstores"
 
 _TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
+_AFTER_EVERY_NAME: Final = "~"
+"""Sorts after every name character (``~`` > ``z``): ``P/N/~`` is above every path of ``P/N``'s subtree and below
+``P/N0``."""
+
 INTEGER_VALUE: Final = re.compile(rb"0|-?[1-9][0-9]{0,18}")
 """A counter's value as :meth:`~litestar_kvstores.base.KVStore.incr` reads it: a decimal integer in canonical form."""
 
@@ -240,6 +244,33 @@ class SQLStore(KVStore):
             if not more or not page:
                 return
             after = page[-1]
+
+    async def namespaces(self) -> AsyncIterator[str]:
+        """Iterate over the names of the direct child namespaces that hold at least one live key (or hold namespaces
+        that do), each once.
+
+        Walks the children's paths through the primary key, skipping the subtree of every child already named: one
+        indexed lookup per child and grandchild path met, however many keys they hold.
+        """
+        prefix = self._scope.children_from
+        after = prefix
+        named: set[str] = set()
+        while True:
+            path = await self._next_namespace(after, self._scope.children_to)
+            if path is None:
+                return
+            name = path[len(prefix) :].partition("/")[0]
+            if name in named:
+                # a descendant of a child already named (siblings such as N-x sort between N and N/...)
+                after = f"{prefix}{name}/{_AFTER_EVERY_NAME}"
+                continue
+            named.add(name)
+            yield name
+            after = path
+
+    @abstractmethod
+    async def _next_namespace(self, after: str, before: str) -> str | None:
+        """The smallest namespace path ``> after`` and ``< before`` that holds a live key, or ``None``."""
 
     @abstractmethod
     async def _incr(self, key: str, amount: int, seconds: float | None) -> int:

@@ -200,6 +200,9 @@ class _Statements:
         self.current = f"SELECT value FROM {t} WHERE namespace = $1 AND key = $2"
         self.keys = f"SELECT key FROM {t} WHERE namespace = $1 AND key > $2 AND {live} ORDER BY key LIMIT {_PAGE}"
         self.count = f"SELECT count(*) FROM {t} WHERE namespace = $1 AND {live}"
+        self.next_namespace = (
+            f"SELECT namespace FROM {t} WHERE namespace > $1 AND namespace < $2 AND {live} ORDER BY namespace LIMIT 1"
+        )
         self.get_many = f"SELECT key, value FROM {t} WHERE namespace = $1 AND key = ANY($2::bytea[]) AND {live}"
         self.set_many = (
             f"INSERT INTO {t} (namespace, key, value, expires_at) "
@@ -531,6 +534,10 @@ class PostgresStore(SQLStore):
     async def _keys_after(self, after: str) -> tuple[list[str], bool]:
         rows = await self._conn.run("fetch", self._conn.sql.keys, self._scope.path, after.encode())
         return [bytes(row[0]).decode() for row in rows], len(rows) == _PAGE
+
+    async def _next_namespace(self, after: str, before: str) -> str | None:
+        path: str | None = await self._conn.run("fetchval", self._conn.sql.next_namespace, after, before)
+        return path
 
     async def count(self) -> int:
         """Return the number of keys of this namespace (not of its children) that are not expired."""

@@ -225,6 +225,10 @@ class _Statements:
         )
         self.keys = f"SELECT key FROM {t} WHERE namespace = ?1 AND key > ?2 AND {live.format(3)} ORDER BY key LIMIT ?4"
         self.count = f"SELECT count(*) FROM {t} WHERE namespace = ?1 AND {live.format(2)}"
+        self.next_namespace = (
+            f"SELECT namespace FROM {t} WHERE namespace > ?1 AND namespace < ?2 AND {live.format(3)} "
+            "ORDER BY namespace LIMIT 1"
+        )
         self.get_many = f"SELECT key, value, expires_at FROM {t} WHERE namespace = ? AND key IN "
 
 
@@ -532,6 +536,10 @@ class SQLiteStore(SQLStore):
     def _keys_page(self, connection: sqlite3.Connection, after: str) -> list[str]:
         rows = connection.execute(self._db.sql.keys, (self._scope.path, after, time.time(), _PAGE)).fetchall()
         return [row[0] for row in rows]
+
+    async def _next_namespace(self, after: str, before: str) -> str | None:
+        row = await self._db.run(self._fetch_one, self._db.sql.next_namespace, (after, before), True)
+        return None if row is None else str(row[0])
 
     async def count(self) -> int:
         """Return the number of keys of this namespace (not of its children) that are not expired."""

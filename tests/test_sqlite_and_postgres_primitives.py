@@ -160,6 +160,29 @@ async def test_compare_and_delete_rejects_other_expected_types(store: PrimitiveS
     assert await store.get("key") == b"token"
 
 
+# --- namespaces (in the contract on main since this branch started) ----------------------------------------------
+
+
+async def test_namespaces_lists_direct_children_holding_keys(store: Any) -> None:
+    await store.set("own", b"1")
+    await store.with_namespace("a").set("k", b"1")
+    await store.with_namespace("a").with_namespace("deep").set("k", b"1")
+    await store.with_namespace("a-b").set("k", b"1")  # sorts between "a" and "a/deep"
+    await store.with_namespace("a.c").with_namespace("x").set("k", b"1")
+    await store.with_namespace("b.1").with_namespace("c").set("k:with/separators", b"1")
+    await store.with_namespace("emptied").set("k", b"1")
+    await store.with_namespace("emptied").delete("k")
+    await store.with_namespace("expired").set("k", b"1", expires_in=0.2)
+    await asyncio.sleep(0.5)
+    await store.with_namespace("n").with_namespace("deep").set("k", b"1")  # "n" itself holds no key
+    await store.with_namespace("n-x").set("k", b"1")
+    names = [name async for name in store.namespaces()]
+    assert sorted(names) == ["a", "a-b", "a.c", "b.1", "n", "n-x"]
+    assert [name async for name in store.with_namespace("a").namespaces()] == ["deep"]
+    assert [name async for name in store.with_namespace("b.1").namespaces()] == ["c"]
+    assert [name async for name in store.with_namespace("nothing").namespaces()] == []
+
+
 # --- incr computed by the database ------------------------------------------------------------------------------
 
 
