@@ -35,7 +35,7 @@ import asyncio
 import contextlib
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final, cast
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import asyncpg
 
@@ -361,7 +361,7 @@ class PostgresStore(SQLStore):
             ValueError: the URL is not a ``postgresql://`` URL or has an unknown query option, or a connect option
                 is unknown (each named; the message never contains the password).
         """
-        from .urls import parameter_names, positive_int, redact_url, reject_unknown, url_credentials
+        from .urls import parameter_names, positive_int, redact_url, reject_unknown
 
         parts = urlsplit(url)
         if parts.scheme.lower() not in ("postgresql", "postgres"):
@@ -386,7 +386,7 @@ class PostgresStore(SQLStore):
             "server_settings": {**settings, **connect_options.get("server_settings", {})},
             "reset": _keep_session,
         }
-        secret = url_credentials(url).get("password") or connect_options.get("password")
+        secret = unquote(parts.password or "") or connect_options.get("password")
         connection = _Connection(
             None, table=check_table(table), address=_address(url), secret=secret, pool_options=pool_options
         )

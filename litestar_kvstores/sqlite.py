@@ -38,7 +38,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final, cast
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ._file_threads import _settle
 from ._sql import DEFAULT_TABLE, Scope, SQLStore, check_table, counter_bounds, namespaced, not_a_counter, seconds_option
@@ -284,6 +284,20 @@ class _Database:
         connection.execute(self.sql.remove_corrupt, (path, key, value, expires_at))
 
 
+def _database_path(url: str) -> str:
+    """The file of a ``sqlite://`` URL, written as for ``file://``: ``sqlite:///abs.db`` (SQLAlchemy's
+    ``sqlite:////abs.db`` too) is absolute, ``sqlite://./rel.db`` and ``sqlite://rel.db`` are relative.
+
+    Raises:
+        ValueError: the URL names no file.
+    """
+    parts = urlsplit(url)
+    path = unquote(("" if parts.netloc == "localhost" else parts.netloc) + parts.path)
+    if path in ("", "/"):
+        raise ValueError("A sqlite:// URL needs a database file: sqlite:///abs/path.db or sqlite://./relative.db")
+    return "/" + path.lstrip("/") if path.startswith("//") else path
+
+
 class SQLiteStore(SQLStore):
     """SQLite based, namespaced, thread and process safe asynchronous key/value store.
 
@@ -338,15 +352,11 @@ class SQLiteStore(SQLStore):
         Raises:
             ValueError: an unknown option (named), an invalid value, or a URL without a path.
         """
-        from .urls import _file_path, bools_like_defaults, reject_unknown, split_options
+        from .urls import bools_like_defaults, reject_unknown, split_options
 
         stripped, own, others = split_options(url, options, ("table", "timeout", "fsync", "namespace"))
         reject_unknown("sqlite", [*others, *(name for name, _ in parse_qsl(urlsplit(stripped).query))], ())
-        if urlsplit(stripped).path in ("", "/") and urlsplit(stripped).netloc in ("", "localhost"):
-            raise ValueError("A sqlite:// URL needs a database file: sqlite:///abs/path.db or sqlite://./relative.db")
-        path = str(_file_path(stripped))
-        if path.startswith("//"):  # sqlite:////abs/path.db, SQLAlchemy's spelling of an absolute path
-            path = "/" + path.lstrip("/")
+        path = _database_path(stripped)
         namespace = own.pop("namespace", None)
         if "timeout" in own:
             own["timeout"] = seconds_option("timeout", own["timeout"])
