@@ -17,7 +17,9 @@ from .urls import redact_url, register_scheme, store_from_url
 
 if TYPE_CHECKING:
     from .mongo import MongoStore as MongoStore
+    from .postgres import PostgresStore as PostgresStore
     from .redis import RedisStore as RedisStore
+    from .sqlite import SQLiteStore as SQLiteStore
     from .valkey import ValkeyStore as ValkeyStore
     from .wrappers import CompressedStore as CompressedStore
     from .wrappers import EncryptedStore as EncryptedStore
@@ -57,7 +59,13 @@ __all__ = (
 )
 
 # Stores whose client library is an optional extra: imported on first access, so the package imports without it.
-_LAZY_STORES = {"MongoStore": ".mongo", "RedisStore": ".redis", "ValkeyStore": ".valkey"} | dict.fromkeys(
+_LAZY_STORES = {
+    "MongoStore": ".mongo",
+    "PostgresStore": ".postgres",
+    "RedisStore": ".redis",
+    "SQLiteStore": ".sqlite",
+    "ValkeyStore": ".valkey",
+} | dict.fromkeys(
     (
         "CompressedStore",
         "EncryptedStore",

@@ -39,7 +39,7 @@ from ._file.blocking import Directory
 from ._file.fast_path import TO_THREAD, expiry_now, read_many_now, read_now
 from ._file.format import entry_name, expires_at, pack_entry
 from ._file.os_calls import POSIX
-from ._file.threads import run_in_worker
+from ._threads import run_in_worker
 from .base import TTL, KVStore
 from .urls import bools_like_defaults, parameter_names, redact_url, reject_unknown, split_options
 from .validation import (
