@@ -116,7 +116,7 @@ async def test_every_example_of_the_page_runs(
     monkeypatch.delenv("KVSTORES_DEFAULT", raising=False)
     monkeypatch.setenv("DASHBOARD_CSRF_SECRET", "the docs test's secret")
     monkeypatch.setenv("SESSION_KEY", base64.b64encode(os.urandom(32)).decode())  # the wrappers page's key
-    if 'os.environ["REDIS_URL"]' in page.read_text():
+    if any('os.environ["REDIS_URL"]' in block.code for block in blocks(page)):
         monkeypatch.setenv("REDIS_URL", str(request.getfixturevalue("redis_url")))
     module = types.ModuleType(f"docs_{page.stem.replace('-', '_')}")  # Litestar resolves handlers' type hints in it
     monkeypatch.setitem(sys.modules, module.__name__, module)
