@@ -17,6 +17,7 @@ __all__ = (
     "INT64_MIN",
     "NAMESPACE_PATTERN",
     "check_amount",
+    "check_expected",
     "check_key",
     "check_namespace",
     "check_namespace_path",
@@ -148,3 +149,21 @@ def check_amount(amount: object) -> int:
     if not INT64_MIN <= amount <= INT64_MAX:
         raise ValueError(f"amount must fit in a signed 64-bit integer, got {amount}")
     return amount
+
+
+def check_expected(expected: object, *, allow_missing: bool = True) -> bytes | None:
+    """Return the ``expected`` value of a compare-and-swap operation as ``bytes``.
+
+    Args:
+        expected: ``bytes``, ``str`` (UTF-8 encoded), or ``None`` ("missing or expired") when ``allow_missing``.
+        allow_missing: Whether ``None`` is accepted.
+
+    Raises:
+        TypeError: ``expected`` is of any other type, or ``None`` where it is not accepted.
+    """
+    if expected is None and allow_missing:
+        return None
+    if isinstance(expected, bytes | str):
+        return encode_value(expected)
+    accepted = "bytes, str or None" if allow_missing else "bytes or str"
+    raise TypeError(f"expected must be {accepted}, not {type(expected).__name__}")
