@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from .base import TTL, KVStore
 from .cache import invalidate_path, invalidate_path_prefix
-from .errors import StoreError, StoreUnavailableError
+from .errors import LockTimeoutError, StoreError, StoreUnavailableError
 from .file import FileStore
+from .lock import StoreLock
 from .memory import MemoryStore
 from .plugin import KVStoresConfig, KVStoresPlugin, provide_store
 from .rate_limit import AtomicRateLimitMiddleware
@@ -27,8 +28,10 @@ __all__ = (
     "KVStore",
     "KVStoresConfig",
     "KVStoresPlugin",
+    "LockTimeoutError",
     "MemoryStore",
     "StoreError",
+    "StoreLock",
     "StoreRegistry",
     "StoreUnavailableError",
     "invalidate_path",
