@@ -208,6 +208,19 @@ class KVStore(NamespacedStore):
     def keys(self) -> AsyncIterator[str]:
         """Iterate over the keys of this namespace (not of its children) that are not expired."""
 
+    def namespaces(self) -> AsyncIterator[str]:
+        """Iterate over the names of the direct child namespaces that hold at least one key (or hold namespaces
+        that do), each once, so a namespace tree can be walked through the public interface.
+
+        Backends of this package implement it; a third-party store that does not raises ``NotImplementedError``
+        when iterated (and then cannot be copied or exported).
+        """
+        return self._no_namespaces()
+
+    async def _no_namespaces(self) -> AsyncIterator[str]:
+        raise NotImplementedError(f"{type(self).__name__} cannot list its child namespaces")
+        yield ""  # pragma: no cover  (makes this an async generator)
+
     async def count(self) -> int:
         """Return how many keys :meth:`keys` would yield."""
         n = 0

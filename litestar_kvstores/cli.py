@@ -18,6 +18,7 @@ from litestar.plugins import CLIPluginProtocol, InitPluginProtocol
 from litestar.stores.registry import StoreRegistry as LitestarStoreRegistry
 
 from .base import KVStore
+from .cli_operations import OPERATION_COMMANDS
 from .registry import StoreRegistry
 
 try:  # the same click flavour as Litestar's own commands
@@ -40,18 +41,11 @@ def describe_address(store: Store) -> str:
 
 
 def _registry(app: Litestar) -> StoreRegistry:
-    """The app's registry, which lists its stores.
-
-    Raises:
-        click.ClickException: the app's registry is not this package's (``stores=`` was a registry of Litestar's).
-    """
-    registry = app.stores
-    if not isinstance(registry, StoreRegistry):
-        raise click.ClickException(
-            "litestar stores needs stores= to be a mapping or a litestar_kvstores.StoreRegistry, "
-            f"not {type(registry).__module__}.{type(registry).__name__}"
-        )
-    return registry
+    """The app's registry (see :meth:`StoreRegistry.of`); a registry that cannot list its stores ends the command."""
+    try:
+        return StoreRegistry.of(app)
+    except TypeError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _line(name: str, store: Store, detail: str) -> str:
@@ -173,7 +167,7 @@ def delete_expired_command(app: Litestar) -> None:
     _for_each_store(app, _registry(app).cleanup_targets(), _delete_expired)
 
 
-for _command in (list_command, stats_command, clear_command, delete_expired_command):
+for _command in (list_command, stats_command, clear_command, delete_expired_command, *OPERATION_COMMANDS):
     stores_group.add_command(_command)  # LitestarGroup.add_command injects ``app``
 
 

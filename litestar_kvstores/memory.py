@@ -318,6 +318,19 @@ class MemoryStore(KVStore):
             if self._live(key) is not None:
                 yield key
 
+    async def namespaces(self) -> AsyncIterator[str]:
+        """Yield the names of the direct child namespaces whose tree holds a key that is not expired, each once."""
+        prefix = f"{self._path}/" if self._path else ""
+        now = monotonic()
+        found: set[str] = set()
+        for path, entries in list(self._state.spaces.items()):
+            if not path.startswith(prefix) or path == self._path:
+                continue
+            name = path[len(prefix) :].partition("/")[0]
+            if name not in found and any(not _due(entry, now) for entry in entries.values()):
+                found.add(name)
+                yield name
+
     async def count(self) -> int:
         """Return the number of keys of this namespace (not of its children) that are not expired."""
         now = monotonic()

@@ -28,6 +28,7 @@ from litestar.plugins import CLIPluginProtocol, InitPluginProtocol
 from litestar.stores.base import NamespacedStore, Store
 from litestar.stores.registry import StoreRegistry as LitestarStoreRegistry
 
+from .config_file import read_config_file
 from .memory import MemoryStore
 from .registry import StoreRegistry
 from .urls import redact_url, store_from_url
@@ -45,6 +46,11 @@ ENV_PREFIX = "KVSTORES_"
 RESERVED_ENV_PREFIX = ENV_PREFIX + "TEST_"
 """Variables of this prefix configure the package's own test suite (``KVSTORES_TEST_REDIS_URL``, ...), not stores."""
 """``KVSTORES_DEFAULT`` sets the default store, ``KVSTORES_<NAME>`` the store ``<name>`` (lower-cased)."""
+
+CONFIG_FILE_VARIABLE = ENV_PREFIX + "CONFIG"
+"""Names the TOML file :meth:`KVStoresConfig.from_env` reads (``KVSTORES_CONFIG=/etc/app/kvstores.toml``)."""
+
+_NOT_STORE_VARIABLES = frozenset({ENV_PREFIX + "DEFAULT", CONFIG_FILE_VARIABLE})
 
 StoreSpec = str | Store
 """A store URL for :func:`~litestar_kvstores.urls.store_from_url`, or a store object."""
@@ -102,9 +108,11 @@ class KVStoresConfig:
     ) -> KVStoresConfig:
         """Return a config whose stores come from the environment, over the given arguments.
 
+        ``KVSTORES_CONFIG`` names a TOML file (see :meth:`from_file`) whose settings replace the arguments;
         ``KVSTORES_DEFAULT`` replaces ``default``; every other ``KVSTORES_<NAME>`` defines (or replaces) the store
         ``<name>`` lower-cased, e.g. ``KVSTORES_RESPONSE_CACHE=file://./cache`` -> ``response_cache``. Variables
-        starting with ``KVSTORES_TEST_`` are reserved for this package's test suite and ignored.
+        starting with ``KVSTORES_TEST_`` are reserved for this package's test suite and ignored. Precedence,
+        highest first: the environment variables, the file, the arguments.
 
         Args:
             default: The default store when ``KVSTORES_DEFAULT`` is not set.
@@ -113,16 +121,35 @@ class KVStoresConfig:
             **options: The other fields of :class:`KVStoresConfig`.
         """
         variables = os.environ if environ is None else environ
-        named = dict(stores or {})
+        settings: dict[str, Any] = {**options, "default": default, "stores": dict(stores or {})}
+        config_file = variables.get(CONFIG_FILE_VARIABLE)
+        if config_file:
+            from_file = read_config_file(cls, config_file, variables)
+            settings |= from_file
+            settings["stores"] = {**dict(stores or {}), **from_file.get("stores", {})}
         for variable, value in variables.items():
-            if (
-                not variable.startswith(ENV_PREFIX)
-                or variable == ENV_PREFIX + "DEFAULT"
-                or variable.startswith(RESERVED_ENV_PREFIX)
-            ):
-                continue
-            named[variable.removeprefix(ENV_PREFIX).lower()] = value
-        return cls(default=variables.get(ENV_PREFIX + "DEFAULT", default), stores=named, **options)
+            is_store = variable.startswith(ENV_PREFIX) and not variable.startswith(RESERVED_ENV_PREFIX)
+            if is_store and variable not in _NOT_STORE_VARIABLES:
+                settings["stores"][variable.removeprefix(ENV_PREFIX).lower()] = value
+        settings["default"] = variables.get(ENV_PREFIX + "DEFAULT", settings["default"])
+        return cls(**settings)
+
+    @classmethod
+    def from_file(
+        cls, path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None, **options: Any
+    ) -> KVStoresConfig:
+        """Return the config the TOML file at ``path`` describes, over ``options`` (see :mod:`.config_file`).
+
+        Precedence, highest first: the file, then ``options`` (the defaults given in code). To let the environment
+        override the file too, use :meth:`from_env` with ``KVSTORES_CONFIG=path``.
+
+        Raises:
+            ValueError: an unknown setting, a value of the wrong type, an unset ``${VAR}`` without default or
+                invalid TOML, named with the file.
+            OSError: the file cannot be read.
+        """
+        settings = read_config_file(cls, path, environ)
+        return cls(**{**options, **settings})
 
 
 def _open(spec: StoreSpec, what: str) -> Store:

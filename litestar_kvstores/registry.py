@@ -17,6 +17,7 @@ from litestar.stores.registry import StoreRegistry as LitestarStoreRegistry
 from .memory import MemoryStore
 
 if TYPE_CHECKING:
+    from litestar import Litestar
     from litestar.stores.base import NamespacedStore, Store
 
 __all__ = ("DEFAULT_ROOT_NAME", "StoreCreatedListener", "StoreRegistry", "new_memory_store")
@@ -78,6 +79,22 @@ class StoreRegistry(LitestarStoreRegistry):
         registry = cls(stores, default_factory=root.with_namespace)
         if close_root:
             registry.own(root)
+        return registry
+
+    @classmethod
+    def of(cls, app: Litestar) -> StoreRegistry:
+        """Return ``app.stores``, which lists its stores when it is this package's registry.
+
+        Raises:
+            TypeError: ``app.stores`` is a registry of Litestar's own (``stores=`` was such a registry); pass a
+                mapping or a :class:`StoreRegistry` instead.
+        """
+        registry = app.stores
+        if not isinstance(registry, StoreRegistry):
+            raise TypeError(
+                "stores= must be a mapping or a litestar_kvstores.StoreRegistry to list the stores, "
+                f"not {type(registry).__module__}.{type(registry).__name__}"
+            )
         return registry
 
     def get(self, name: str) -> Store:

@@ -7,6 +7,8 @@ python_bin="${PYTHON:-$(command -v python3.11 || command -v python3)}"
   || { echo "litestar-kvstores needs Python >= 3.11; set PYTHON=/path/to/python3.11" >&2; exit 1; }
 
 export UV_PYTHON_DOWNLOADS=never
+# Trust the platform's certificate store (where a proxy's CA is installed), as pip does, not only uv's bundled roots.
+export UV_SYSTEM_CERTS=1
 tools=".tools/uv"
 if [ ! -x "$tools/bin/uv" ] || [ "$("$tools/bin/uv" --version | cut -d' ' -f2)" != "$uv_version" ]; then
   echo "== installing uv $uv_version into $tools"

@@ -69,7 +69,7 @@ def test_plugins_add_the_stores_group() -> None:
         cli = LitestarGroup(name="litestar")
         plugin.on_cli_init(cli)
         assert cli.commands["stores"] is stores_group
-        assert set(stores_group.commands) == {"list", "stats", "clear", "delete-expired"}
+        assert set(stores_group.commands) == {"list", "stats", "clear", "delete-expired", "copy", "export", "import"}
 
 
 def test_list(backend: str, store_url: str, tmp_path: Path) -> None:
