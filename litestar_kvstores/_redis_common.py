@@ -24,10 +24,10 @@ from litestar.exceptions import ImproperlyConfiguredException
 from litestar.types import Empty, EmptyType
 
 from ._redis_pool import WaitingPoolMixin
-from ._redis_scripts import GET_AND_RENEW, INCR_WITH_EXPIRY, Script
+from ._redis_scripts import COMPARE_AND_DELETE, COMPARE_AND_SET, GET_AND_RENEW, INCR_WITH_EXPIRY, Script
 from .base import TTL, KVStore
 from .errors import StoreError, StoreUnavailableError
-from .validation import check_key, check_namespace, encode_value, remaining_whole_seconds, ttl_seconds
+from .validation import check_expected, check_key, check_namespace, encode_value, remaining_whole_seconds, ttl_seconds
 
 if TYPE_CHECKING:
     from typing import Self
@@ -184,7 +184,7 @@ class _Connection:
             return StoreUnavailableError(f"{product} at {self.address} is unavailable: {type(exc).__name__}: {exc}")
         return StoreError(f"{product} at {self.address} failed: {type(exc).__name__}: {exc}")
 
-    async def run_script(self, script: Script, key: str, *args: int) -> Any:
+    async def run_script(self, script: Script, key: str, *args: int | bytes) -> Any:
         """Run ``script`` on ``key`` with ``args`` in one round trip (two more if the server lacks the script)."""
         try:
             return await self.client.evalsha(script.sha, 1, key, *args)
@@ -507,6 +507,66 @@ class RedisLikeStore(KVStore):
         except conn.bridge.errors as exc:
             raise conn.translate(exc) from exc
         return int(value)
+
+    async def add(self, key: str, value: str | bytes, expires_in: TTL | None = None) -> bool:
+        """Store ``value`` under ``key`` unless the key exists, in one atomic command (``SET NX``).
+
+        Returns:
+            Whether it wrote.
+
+        Raises:
+            TypeError, ValueError: as :meth:`set`.
+            StoreUnavailableError: the server cannot be reached.
+        """
+        name = self._prefix + check_key(key)
+        data = encode_value(value)
+        milliseconds = _ttl_milliseconds(expires_in)
+        conn = self._conn
+        try:
+            if not conn.ready:
+                await conn.prepare()
+            written = await conn.client.set(name, data, px=milliseconds, nx=True)
+        except conn.bridge.errors as exc:
+            raise conn.translate(exc) from exc
+        return bool(written)
+
+    async def compare_and_set(
+        self, key: str, expected: str | bytes | None, value: str | bytes, expires_in: TTL | None = None
+    ) -> bool:
+        """Replace the value of ``key`` if it equals ``expected`` (``None``: missing), in one server-side script.
+
+        Raises:
+            TypeError: ``expected`` is not ``bytes``/``str``/``None``, or as :meth:`set`.
+            ValueError: as :meth:`set`.
+            StoreUnavailableError: the server cannot be reached.
+        """
+        name = self._prefix + check_key(key)
+        wanted = check_expected(expected)
+        data = encode_value(value)
+        milliseconds = _ttl_milliseconds(expires_in) or 0
+        args = (0, b"", data, milliseconds) if wanted is None else (1, wanted, data, milliseconds)
+        return await self._run_primitive(COMPARE_AND_SET, name, *args)
+
+    async def compare_and_delete(self, key: str, expected: str | bytes) -> bool:
+        """Delete ``key`` if its value equals ``expected``, in one server-side script.
+
+        Raises:
+            TypeError: ``expected`` is not ``bytes``/``str``, or ``key`` is not a ``str``.
+            ValueError: ``key`` is empty.
+            StoreUnavailableError: the server cannot be reached.
+        """
+        name = self._prefix + check_key(key)
+        return await self._run_primitive(COMPARE_AND_DELETE, name, check_expected(expected, allow_missing=False))
+
+    async def _run_primitive(self, script: Script, name: str, *args: int | bytes) -> bool:
+        conn = self._conn
+        try:
+            if not conn.ready:
+                await conn.prepare()
+            done = await conn.run_script(script, name, *args)
+        except conn.bridge.errors as exc:
+            raise conn.translate(exc) from exc
+        return bool(done)
 
     async def get_many(self, keys: Iterable[str]) -> dict[str, bytes | None]:
         """Return each key's value (``None`` when missing or expired) in one round trip per server."""
