@@ -38,7 +38,15 @@ from pymongo.errors import (
 
 from .base import TTL, KVStore
 from .errors import StoreError, StoreUnavailableError
-from .validation import check_key, check_namespace, encode_value, remaining_whole_seconds, ttl_seconds
+from .validation import (
+    check_expected,
+    check_expected_value,
+    check_key,
+    check_namespace,
+    encode_value,
+    remaining_whole_seconds,
+    ttl_seconds,
+)
 
 if TYPE_CHECKING:
     from typing import Self
@@ -87,6 +95,17 @@ def _is_live(document: Mapping[str, Any], now: datetime) -> bool:
     """Whether a fetched document has not expired at ``now`` (the same rule as :func:`_live`)."""
     expiry = document.get("exp")
     return not isinstance(expiry, datetime) or expiry > now
+
+
+def _value_is(expected: bytes) -> Any:
+    """Filter for a stored value equal to ``expected``: the bytes, or the counter ``incr`` keeps as a 64-bit int."""
+    if not _INTEGER_VALUE.fullmatch(expected):
+        return expected
+    number = int(expected)
+    # "007" is not what a counter of 7 reads as
+    if _INT64_MIN <= number <= _INT64_MAX and str(number).encode() == expected:
+        return {"$in": [expected, Int64(number)]}
+    return expected
 
 
 def _expiry(seconds: float | None, now: datetime) -> datetime | None:
@@ -527,6 +546,72 @@ class MongoStore(KVStore):
             raise ValueError(f"incr would overflow a 64-bit integer: {total}")
         result = await self.collection.update_one(unchanged, {"$set": {"v": Int64(total)}})
         return total if result.matched_count else None
+
+    async def add(self, key: str, value: str | bytes, expires_in: TTL | None = None) -> bool:
+        """Store ``value`` under ``key`` unless a live entry is there, in one round trip.
+
+        One ``update_one`` that matches only an expired document and upserts a missing one; a live document makes
+        the upsert collide on ``_id`` (``DuplicateKeyError``), which means "not written".
+
+        Raises:
+            TypeError, ValueError: as :meth:`set`.
+            StoreUnavailableError: the server cannot be reached.
+        """
+        document_id = self._key_prefix + check_key(key)
+        data = encode_value(value)
+        seconds = ttl_seconds(expires_in)
+        await self._ensure_indexes()
+        now = _now()
+        with self._errors:
+            try:
+                result = await self.collection.update_one(
+                    {"_id": document_id, "exp": {"$lte": now}},
+                    {"$set": {"v": data, "exp": _expiry(seconds, now)}},
+                    upsert=True,
+                )
+            except DuplicateKeyError:
+                return False
+        return bool(result.matched_count or result.upserted_id is not None)
+
+    async def compare_and_set(
+        self, key: str, expected: str | bytes | None, value: str | bytes, expires_in: TTL | None = None
+    ) -> bool:
+        """Replace the value of ``key`` if it equals ``expected`` (``None``: missing or expired), in one round trip.
+
+        Raises:
+            TypeError: ``expected`` is not ``bytes``/``str``/``None``, or as :meth:`set`.
+            ValueError: as :meth:`set`.
+            StoreUnavailableError: the server cannot be reached.
+        """
+        check_key(key)
+        wanted = check_expected(expected)
+        data = encode_value(value)
+        seconds = ttl_seconds(expires_in)
+        if wanted is None:
+            return await self.add(key, data, seconds)
+        await self._ensure_indexes()
+        now = _now()
+        with self._errors:
+            result = await self.collection.update_one(
+                {"_id": self._key_prefix + key, "v": _value_is(wanted), **_live(now)},
+                {"$set": {"v": data, "exp": _expiry(seconds, now)}},
+            )
+        return bool(result.matched_count)
+
+    async def compare_and_delete(self, key: str, expected: str | bytes) -> bool:
+        """Delete ``key`` if its live value equals ``expected``, in one round trip.
+
+        Raises:
+            TypeError: ``expected`` is not ``bytes``/``str``, or ``key`` is not a ``str``.
+            ValueError: ``key`` is empty.
+            StoreUnavailableError: the server cannot be reached.
+        """
+        document_id = self._key_prefix + check_key(key)
+        wanted = check_expected_value(expected)
+        await self._ensure_indexes()
+        with self._errors:
+            result = await self.collection.delete_one({"_id": document_id, "v": _value_is(wanted), **_live(_now())})
+        return bool(result.deleted_count)
 
     async def keys(self) -> AsyncIterator[str]:
         """Iterate over the keys of this namespace (not of its children) that are not expired."""
