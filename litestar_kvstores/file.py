@@ -70,6 +70,8 @@ from .base import TTL, KVStore
 from .errors import StoreError, StoreUnavailableError
 from .validation import (
     NAMESPACE_PATTERN,
+    check_expected,
+    check_expected_value,
     check_key,
     check_namespace,
     encode_value,
@@ -280,6 +282,47 @@ class FileStore(KVStore):
             raise TypeError(f"amount must be int, not {type(amount).__name__}")
         ttl = ttl_seconds(expires_in)
         return await _in_thread(self._incr_sync, key, encoded_key, path, amount, ttl)
+
+    async def add(self, key: str, value: str | bytes, expires_in: TTL | None = None) -> bool:
+        """Store ``value`` under ``key`` unless a live entry is there, atomically across threads and processes.
+
+        Returns:
+            Whether it wrote.
+
+        Raises:
+            TypeError, ValueError: as :meth:`set`.
+            StoreError: the write failed.
+        """
+        return await self.compare_and_set(key, None, value, expires_in)
+
+    async def compare_and_set(
+        self, key: str, expected: str | bytes | None, value: str | bytes, expires_in: TTL | None = None
+    ) -> bool:
+        """Replace the value of ``key`` if it equals ``expected`` (``None``: missing or expired), atomically across
+        threads and processes (under the namespace directory's lock).
+
+        Raises:
+            TypeError: ``expected`` is not ``bytes``/``str``/``None``, or as :meth:`set`.
+            ValueError: as :meth:`set`.
+            StoreError: the write failed; the previous value is left intact.
+        """
+        encoded_key, path = self._locate(key)
+        wanted = check_expected(expected)
+        data = encode_value(value)
+        ttl = ttl_seconds(expires_in)
+        return await _in_thread(self._compare_sync, encoded_key, path, wanted, data, ttl)
+
+    async def compare_and_delete(self, key: str, expected: str | bytes) -> bool:
+        """Delete ``key`` if its value equals ``expected``, atomically across threads and processes.
+
+        Raises:
+            TypeError: ``expected`` is not ``bytes``/``str``, or ``key`` is not a ``str``.
+            ValueError: ``key`` is empty.
+            StoreError: the delete failed.
+        """
+        encoded_key, path = self._locate(key)
+        wanted = check_expected_value(expected)
+        return await _in_thread(self._compare_sync, encoded_key, path, wanted, None, None)
 
     async def keys(self) -> AsyncIterator[str]:
         """Yield the keys of this namespace (not of its children) that are not expired, listed in one pass.
@@ -586,6 +629,30 @@ class FileStore(KVStore):
                 expires_at = current[0]  # a window starts at the counter's creation
             self._write_sync([(path, pack_entry(encoded_key, str(value).encode(), expires_at))], locked=True)
         return value
+
+    def _compare_sync(
+        self, encoded_key: bytes, path: str, expected: bytes | None, value: bytes | None, ttl: float | None
+    ) -> bool:
+        """Under the directory lock: if the live value at ``path`` is ``expected`` (``None``: no live entry), write
+        ``value`` with expiry ``ttl``, or delete the entry when ``value`` is ``None``. Returns whether it did."""
+        try:
+            lock = self._lock()
+        except OSError as exc:
+            raise _store_error("lock", self._directory, exc) from exc
+        with lock:
+            current = self._read(path, encoded_key, whole=True, locked=True, remove_expired=False)
+            if (None if current is None else current[1]) != expected:
+                return False
+            if value is not None:
+                self._write_sync([(path, pack_entry(encoded_key, value, _expires_at(ttl)))], locked=True)
+                return True
+            try:
+                os.unlink(path)
+                if self._fsync:
+                    fsync_directory(self._directory)
+            except OSError as exc:
+                raise _store_error("delete", path, exc) from exc
+        return True
 
     def _keys_sync(self) -> list[str]:
         try:
