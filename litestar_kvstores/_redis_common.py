@@ -27,7 +27,15 @@ from ._redis_pool import WaitingPoolMixin
 from ._redis_scripts import COMPARE_AND_DELETE, COMPARE_AND_SET, GET_AND_RENEW, INCR_WITH_EXPIRY, Script
 from .base import TTL, KVStore
 from .errors import StoreError, StoreUnavailableError
-from .validation import check_expected, check_key, check_namespace, encode_value, remaining_whole_seconds, ttl_seconds
+from .validation import (
+    check_expected,
+    check_expected_value,
+    check_key,
+    check_namespace,
+    encode_value,
+    remaining_whole_seconds,
+    ttl_seconds,
+)
 
 if TYPE_CHECKING:
     from typing import Self
@@ -556,7 +564,7 @@ class RedisLikeStore(KVStore):
             StoreUnavailableError: the server cannot be reached.
         """
         name = self._prefix + check_key(key)
-        return await self._run_primitive(COMPARE_AND_DELETE, name, check_expected(expected, allow_missing=False))
+        return await self._run_primitive(COMPARE_AND_DELETE, name, check_expected_value(expected))
 
     async def _run_primitive(self, script: Script, name: str, *args: int | bytes) -> bool:
         conn = self._conn

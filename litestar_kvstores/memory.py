@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 from .base import TTL, KVStore
 from .validation import (
     check_expected,
+    check_expected_value,
     check_key,
     check_namespace,
     encode_value,
@@ -305,7 +306,7 @@ class MemoryStore(KVStore):
             ValueError: ``key`` is empty.
         """
         check_key(key)
-        wanted = check_expected(expected, allow_missing=False)
+        wanted = check_expected_value(expected)
         entry = self._live(key)
         if entry is None or entry[0] != wanted:
             return False

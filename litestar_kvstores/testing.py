@@ -562,6 +562,14 @@ class StoreContract:
         assert await store.compare_and_set("empty", None, b"x") is False  # an empty value is a value
         assert await store.compare_and_set("empty", b"", b"x") is True
 
+    async def test_compare_and_set_and_delete_on_an_incr_counter(self, store: KVStore) -> None:
+        await store.incr("counter", 7)
+        assert await store.compare_and_set("counter", b"007", b"8") is False
+        assert await store.compare_and_set("counter", b"7", b"8") is True
+        assert await store.incr("counter") == 9
+        assert await store.compare_and_delete("counter", "9") is True
+        assert not await store.exists("counter")
+
     async def test_compare_and_set_of_a_missing_key_with_a_value_fails(self, store: KVStore) -> None:
         assert await store.compare_and_set("key", b"anything", b"value") is False
         assert await store.get("key") is None

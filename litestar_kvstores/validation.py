@@ -18,6 +18,7 @@ __all__ = (
     "NAMESPACE_PATTERN",
     "check_amount",
     "check_expected",
+    "check_expected_value",
     "check_key",
     "check_namespace",
     "check_namespace_path",
@@ -151,19 +152,25 @@ def check_amount(amount: object) -> int:
     return amount
 
 
-def check_expected(expected: object, *, allow_missing: bool = True) -> bytes | None:
-    """Return the ``expected`` value of a compare-and-swap operation as ``bytes``.
-
-    Args:
-        expected: ``bytes``, ``str`` (UTF-8 encoded), or ``None`` ("missing or expired") when ``allow_missing``.
-        allow_missing: Whether ``None`` is accepted.
+def check_expected(expected: object) -> bytes | None:
+    """Return the ``expected`` value of ``compare_and_set``: ``None`` ("missing or expired") or ``bytes``.
 
     Raises:
-        TypeError: ``expected`` is of any other type, or ``None`` where it is not accepted.
+        TypeError: ``expected`` is not ``bytes``, ``str`` (UTF-8 encoded) or ``None``.
     """
-    if expected is None and allow_missing:
+    if expected is None:
         return None
     if isinstance(expected, bytes | str):
         return encode_value(expected)
-    accepted = "bytes, str or None" if allow_missing else "bytes or str"
-    raise TypeError(f"expected must be {accepted}, not {type(expected).__name__}")
+    raise TypeError(f"expected must be bytes, str or None, not {type(expected).__name__}")
+
+
+def check_expected_value(expected: object) -> bytes:
+    """Return the ``expected`` value of ``compare_and_delete`` as ``bytes``.
+
+    Raises:
+        TypeError: ``expected`` is not ``bytes`` or ``str`` (UTF-8 encoded).
+    """
+    if isinstance(expected, bytes | str):
+        return encode_value(expected)
+    raise TypeError(f"expected must be bytes or str, not {type(expected).__name__}")

@@ -21,6 +21,7 @@ from litestar_kvstores.testing import ContractTraits, StoreContract
 from litestar_kvstores.validation import (
     check_amount,
     check_expected,
+    check_expected_value,
     check_key,
     check_namespace,
     encode_value,
@@ -121,7 +122,7 @@ class MinimalStore(KVStore):
         return await self.compare_and_set(key, None, value, expires_in)
 
     async def compare_and_delete(self, key: str, expected: str | bytes) -> bool:
-        wanted = check_expected(expected, allow_missing=False)
+        wanted = check_expected_value(expected)
         entry = self._live(key)
         if entry is None or entry[0] != wanted:
             return False
