@@ -6,7 +6,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from .base import TTL, KVStore
-from .cache import invalidate_path, invalidate_path_prefix
+from .cache import KVResponseCacheConfig, invalidate_handler, invalidate_path, invalidate_path_prefix, invalidate_tags
 from .errors import LockTimeoutError, StoreError, StoreUnavailableError
 from .file import FileStore
 from .lock import StoreLock
@@ -25,6 +25,7 @@ __all__ = (
     "TTL",
     "AtomicRateLimitMiddleware",
     "FileStore",
+    "KVResponseCacheConfig",
     "KVStore",
     "KVStoresConfig",
     "KVStoresPlugin",
@@ -34,8 +35,10 @@ __all__ = (
     "StoreLock",
     "StoreRegistry",
     "StoreUnavailableError",
+    "invalidate_handler",
     "invalidate_path",
     "invalidate_path_prefix",
+    "invalidate_tags",
     "provide_store",
     "redact_url",
     "register_scheme",
