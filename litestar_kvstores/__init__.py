@@ -14,6 +14,7 @@ from .memory import MemoryStore
 from .plugin import KVStoresConfig, KVStoresPlugin, provide_store
 from .rate_limit import AtomicRateLimitMiddleware
 from .registry import StoreRegistry
+from .sessions import CASSessionConfig, SessionConflictError
 from .urls import redact_url, register_scheme, store_from_url
 
 if TYPE_CHECKING:
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = (
     "TTL",
     "AtomicRateLimitMiddleware",
+    "CASSessionConfig",
     "FileStore",
     "KVResponseCacheConfig",
     "KVStore",
@@ -31,6 +33,7 @@ __all__ = (
     "KVStoresPlugin",
     "LockTimeoutError",
     "MemoryStore",
+    "SessionConflictError",
     "StoreError",
     "StoreLock",
     "StoreRegistry",
