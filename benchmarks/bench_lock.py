@@ -42,9 +42,9 @@ from litestar_kvstores import (
     RedisStore,
     ValkeyStore,
 )
-from tests.servers.mongo import start_mongo_server
-from tests.servers.process import free_port
-from tests.servers.redis import start_server
+from testservers.mongo import start_mongo_server
+from testservers.process import free_port
+from testservers.redis import start_server
 
 STAMPEDE = 20
 HANDLER_SECONDS = 0.05

@@ -1,1 +1,1 @@
-"""A small Litestar app showing litestar-kvstores: server-side sessions, rate limiting and response caching."""
+"""A small Litestar app showing litestar-kvstores: sessions, a rate-limited page, a cached page, the store dashboard."""

@@ -12,7 +12,7 @@ from .file import FileStore
 from .lock import StoreLock
 from .memory import MemoryStore
 from .plugin import KVStoresConfig, KVStoresPlugin, provide_store
-from .rate_limit import AtomicRateLimitMiddleware
+from .rate_limit import AtomicRateLimitMiddleware, KVRateLimitConfig, forwarded_for_identifier
 from .registry import StoreRegistry
 from .sessions import CASSessionConfig, SessionConflictError
 from .urls import redact_url, register_scheme, store_from_url
@@ -27,6 +27,7 @@ __all__ = (
     "AtomicRateLimitMiddleware",
     "CASSessionConfig",
     "FileStore",
+    "KVRateLimitConfig",
     "KVResponseCacheConfig",
     "KVStore",
     "KVStoresConfig",
@@ -38,6 +39,7 @@ __all__ = (
     "StoreLock",
     "StoreRegistry",
     "StoreUnavailableError",
+    "forwarded_for_identifier",
     "invalidate_handler",
     "invalidate_path",
     "invalidate_path_prefix",

@@ -11,10 +11,15 @@ import asyncio
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable, Mapping
 from time import monotonic
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlsplit
 
 from .base import TTL, KVStore
+from .urls import namespace_option, positive_int, redact_url, reject_unknown, split_options
 from .validation import (
+    INT64_MAX,
+    INT64_MIN,
+    check_amount,
     check_expected,
     check_expected_value,
     check_key,
@@ -114,10 +119,26 @@ class MemoryStore(KVStore):
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> Self:
-        """``memory://?max_entries=N&max_bytes=N&namespace=NAME``: a new store (see :meth:`KVStore.from_url`)."""
-        from .urls import _memory_from_url
+        """``memory://?max_entries=N&max_bytes=N&namespace=NAME``: a new, empty store.
 
-        return cast("Self", _memory_from_url(url, **options))
+        ``max_entries`` and ``max_bytes`` are the bounds of :class:`MemoryStore`; ``namespace=NAME`` returns
+        ``with_namespace(NAME)`` of the new store. Keyword ``options`` win over the query's.
+
+        Raises:
+            ValueError: an unknown option (named), a bound that is not a positive integer, an empty or invalid
+                namespace, or a URL with a host or path.
+        """
+        stripped, own, unknown = split_options(url, options, ("max_entries", "max_bytes", "namespace"))
+        parts = urlsplit(stripped)
+        reject_unknown("memory", [*unknown, *(name for name, _ in parse_qsl(parts.query, keep_blank_values=True))], ())
+        if parts.netloc or parts.path not in ("", "/"):
+            raise ValueError(f"A memory:// URL has no host or path, got {redact_url(url)!r}")
+        namespace = namespace_option(own.get("namespace"))
+        store = cls(
+            max_entries=positive_int("max_entries", own.get("max_entries")),
+            max_bytes=positive_int("max_bytes", own.get("max_bytes")),
+        )
+        return store if namespace is None else store.with_namespace(namespace)
 
     @property
     def address(self) -> str:
@@ -126,7 +147,7 @@ class MemoryStore(KVStore):
 
     def __repr__(self) -> str:
         bounds = f", max_entries={self._state.max_entries}, max_bytes={self._state.max_bytes}"
-        return f"MemoryStore(namespace={self.namespace!r}{bounds})"
+        return f"MemoryStore(address={self.address!r}, namespace={self.namespace!r}{bounds})"
 
     def with_namespace(self, namespace: str) -> Self:
         """Return a store for the child namespace ``namespace``, sharing this store's entries and bounds.
@@ -252,11 +273,11 @@ class MemoryStore(KVStore):
 
         Raises:
             TypeError: ``amount`` is not an ``int``.
-            ValueError: the stored value is not a decimal integer.
+            ValueError: ``amount`` or the new value does not fit in a signed 64-bit integer, or the stored value is
+                not a decimal integer.
         """
         check_key(key)
-        if not isinstance(amount, int) or isinstance(amount, bool):
-            raise TypeError(f"amount must be int, not {type(amount).__name__}")
+        check_amount(amount)
         ttl = ttl_seconds(expires_in)
         entry = self._live(key)
         if entry is None:
@@ -266,6 +287,8 @@ class MemoryStore(KVStore):
             value = int(entry[0]) + amount
         except ValueError:
             raise ValueError(f"The value of {key!r} is not an integer and cannot be incremented") from None
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise ValueError(f"incr would overflow a 64-bit integer: {value}")
         # keep the expiry the counter was created with
         self._entries[key] = (str(value).encode(), entry[1])
         self._state.touch(self._path, key, len(self._entries[key][0]))

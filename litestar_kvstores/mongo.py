@@ -9,41 +9,55 @@ A TTL index on ``exp`` (``expireAfterSeconds=0``) lets the server delete expired
 runs only about once a minute, so every read also checks ``exp`` for to-the-millisecond expiry: reads of one
 document fetch it by ``_id`` alone (the cheapest query on any server) and check here, the others filter on the
 server.
+
+This module is the store; the document layout, the error translation and the client side live in ``_mongo/``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-import warnings
 from collections.abc import AsyncIterator, Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, cast
-from urllib.parse import parse_qsl, urlsplit
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Final
 
 from bson import Int64
-from bson.codec_options import CodecOptions
-from pymongo import AsyncMongoClient, ReplaceOne, ReturnDocument, common
-from pymongo.errors import (
-    ConfigurationError,
-    ConnectionFailure,
-    DocumentTooLarge,
-    DuplicateKeyError,
-    OperationFailure,
-    PyMongoError,
-)
+from pymongo import AsyncMongoClient, ReplaceOne, ReturnDocument
+from pymongo.errors import DuplicateKeyError
 
+from ._mongo.connection import (
+    DEFAULT_SOCKET_TIMEOUT_MS,
+    DEFAULT_TIMEOUT_MS,
+    TIMEOUT_OPTIONS,
+    TTL_INDEX_NAME,
+    Connection,
+    open_client,
+)
+from ._mongo.documents import (
+    EXPIRY_ONLY,
+    VALUE_ONLY,
+    counter_value,
+    expiry_at,
+    is_live,
+    live_filter,
+    utc_now,
+    value_filter,
+)
+from ._mongo.errors import server_addresses
 from .base import TTL, KVStore
-from .errors import StoreError, StoreUnavailableError
+from .urls import namespace_option, split_options
 from .validation import (
+    DEFAULT_NAMESPACE,
+    INT64_MAX,
+    INT64_MIN,
+    check_amount,
     check_expected,
     check_expected_value,
     check_key,
     check_namespace,
+    check_namespace_path,
     encode_value,
+    first_namespace,
     remaining_whole_seconds,
     ttl_seconds,
 )
@@ -53,203 +67,21 @@ if TYPE_CHECKING:
 
     from pymongo.asynchronous.collection import AsyncCollection
 
-__all__ = ("MongoStore",)
+__all__ = (
+    "DEFAULT_COLLECTION",
+    "DEFAULT_DATABASE",
+    "DEFAULT_NAMESPACE",
+    "DEFAULT_SOCKET_TIMEOUT_MS",
+    "DEFAULT_TIMEOUT_MS",
+    "TIMEOUT_OPTIONS",
+    "TTL_INDEX_NAME",
+    "MongoStore",
+)
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_DATABASE: Final = "litestar"
 DEFAULT_COLLECTION: Final = "kvstores"
-DEFAULT_NAMESPACE: Final = "LITESTAR"
-DEFAULT_TIMEOUT_MS: Final = 3000
-"""Default ``serverSelectionTimeoutMS`` and ``connectTimeoutMS`` of :meth:`MongoStore.with_client` (PyMongo: 30 s)."""
-
-TIMEOUT_OPTIONS: Final = ("serverSelectionTimeoutMS", "connectTimeoutMS")
-
-DEFAULT_SOCKET_TIMEOUT_MS: Final = 10_000
-"""Default ``socketTimeoutMS`` of :meth:`MongoStore.with_client` (PyMongo: none): an operation on a server that
-stopped answering raises :class:`StoreUnavailableError` after this long instead of hanging."""
-
-TTL_INDEX_NAME: Final = "kvstores_exp_ttl"
-
-_INT64_MIN: Final = -(2**63)
-_INT64_MAX: Final = 2**63 - 1
-_INTEGER_VALUE = re.compile(rb"-?[0-9]+")
-_VALUE_ONLY: Final = {"_id": 0, "v": 1}
-_EXPIRY_ONLY: Final = {"_id": 0, "exp": 1}
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _live(now: datetime) -> dict[str, Any]:
-    """Filter for documents that have not expired at ``now``: no expiry (null or missing), or one after ``now``.
-
-    ``$not``/``$lte`` rather than an ``$or`` of both cases: some wire-compatible servers scan the whole collection
-    for an ``$or`` even next to an ``_id`` equality.
-    """
-    return {"exp": {"$not": {"$lte": now}}}
-
-
-def _is_live(document: Mapping[str, Any], now: datetime) -> bool:
-    """Whether a fetched document has not expired at ``now`` (the same rule as :func:`_live`)."""
-    expiry = document.get("exp")
-    return not isinstance(expiry, datetime) or expiry > now
-
-
-def _value_is(expected: bytes) -> Any:
-    """Filter for a stored value equal to ``expected``: the bytes, or the counter ``incr`` keeps as a 64-bit int."""
-    if not _INTEGER_VALUE.fullmatch(expected):
-        return expected
-    number = int(expected)
-    # "007" is not what a counter of 7 reads as
-    if _INT64_MIN <= number <= _INT64_MAX and str(number).encode() == expected:
-        return {"$in": [expected, Int64(number)]}
-    return expected
-
-
-def _expiry(seconds: float | None, now: datetime) -> datetime | None:
-    return None if seconds is None else now + timedelta(seconds=seconds)
-
-
-def _addresses(client: AsyncMongoClient[Any]) -> str:
-    """Return the ``host:port`` of every server the client knows, never credentials (they are not part of it)."""
-    servers = client.topology_description.server_descriptions()
-    hosts = [f"[{host}]" if ":" in str(host) else str(host) for host, _ in servers]
-    # a mongodb+srv:// seed has no port until its DNS records are resolved
-    addresses = [host if port is None else f"{host}:{port}" for host, (_, port) in zip(hosts, servers, strict=True)]
-    return ", ".join(addresses) or "MongoDB"
-
-
-def _with_default_timeouts(url: str, options: dict[str, Any]) -> dict[str, Any]:
-    """Return ``options`` plus the default timeouts that neither ``url``'s query nor ``options`` set."""
-    given = {name.lower() for name, _ in parse_qsl(urlsplit(url).query)} | {name.lower() for name in options}
-    defaults = dict.fromkeys(TIMEOUT_OPTIONS, DEFAULT_TIMEOUT_MS) | {"socketTimeoutMS": DEFAULT_SOCKET_TIMEOUT_MS}
-    return {**{name: ms for name, ms in defaults.items() if name.lower() not in given}, **options}
-
-
-def _check_client_options(url: str, client_options: Mapping[str, Any]) -> None:
-    """Check every option of ``url``'s query and of ``client_options`` against PyMongo's own option tables.
-
-    Raises:
-        ValueError: an option PyMongo does not know, named (PyMongo's own error does not name it).
-    """
-    uri_options = {name.lower() for name in common.URI_OPTIONS_VALIDATOR_MAP}
-    uri_options |= {alias.lower() for aliases in common.URI_OPTIONS_ALIAS_MAP.values() for alias in aliases}
-    keyword_options = uri_options | {name.lower() for name in common.VALIDATORS}
-    unknown = [name for name, _ in parse_qsl(urlsplit(url).query) if name.lower() not in uri_options]
-    unknown += [name for name in client_options if name.lower() not in keyword_options]
-    if unknown:
-        raise ValueError(f"Invalid MongoDB URL or client option: unknown option(s) {', '.join(map(repr, unknown))}")
-
-
-def _without_credentials(text: str, url: str) -> str:
-    """Return ``text`` with the user name and password of ``url`` masked."""
-    parts = urlsplit(url)
-    for secret in (parts.password, parts.username):
-        if secret:
-            text = text.replace(secret, "***")
-    return text
-
-
-class _TranslateErrors:
-    """Context manager turning PyMongo errors into this package's errors.
-
-    Connection problems become :class:`StoreUnavailableError` naming the server addresses, a value too large for a
-    document ``ValueError``, every other PyMongo error :class:`StoreError`. The original is kept as ``__cause__``.
-    """
-
-    __slots__ = ("_client",)
-
-    def __init__(self, client: AsyncMongoClient[Any]) -> None:
-        self._client = client
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if isinstance(exc, DocumentTooLarge):  # a BSON error, not a PyMongoError
-            raise ValueError(f"Too large for one MongoDB document (16 MiB at most): {exc}") from exc
-        if not isinstance(exc, PyMongoError):
-            return
-        # at operation time, a ConfigurationError means the mongodb+srv:// DNS records could not be resolved
-        if isinstance(exc, ConnectionFailure | ConfigurationError):
-            raise StoreUnavailableError(
-                f"MongoDB at {_addresses(self._client)} is unreachable ({type(exc).__name__})"
-            ) from exc
-        raise StoreError(f"MongoDB operation failed on {_addresses(self._client)}: {_describe(exc)}") from exc
-
-
-def _describe(exc: PyMongoError) -> str:
-    """A one-line description of a server error: its class, code and message, without the documents involved."""
-    if isinstance(exc, OperationFailure):
-        message = (exc.details or {}).get("errmsg") or ""
-        return f"{type(exc).__name__} (code {exc.code}) {message}".rstrip()
-    return f"{type(exc).__name__}: {exc}"
-
-
-@dataclass(eq=False)
-class _Connection:
-    """What a store and all its namespaced children share: the client, the collection and the index state."""
-
-    client: AsyncMongoClient[Any]
-    collection: AsyncCollection[dict[str, Any]]
-    owns_client: bool
-    errors: _TranslateErrors
-    indexes_ready: bool = False
-    index_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-    @classmethod
-    def open(cls, client: AsyncMongoClient[Any], database: str, collection: str, owns_client: bool) -> _Connection:
-        """Return the shared state for ``database.collection`` of ``client`` (dates decoded as aware UTC)."""
-        codec_options: CodecOptions[dict[str, Any]] = CodecOptions(tz_aware=True, tzinfo=UTC)
-        documents = client.get_database(database).get_collection(collection, codec_options=codec_options)
-        return cls(client, documents, owns_client, _TranslateErrors(client))
-
-    async def ensure_indexes(self) -> None:
-        """Create the TTL index on ``exp`` once; later calls return at once.
-
-        Raises:
-            StoreUnavailableError: the server cannot be reached.
-            StoreError: the index could not be created (e.g. a conflicting index on ``exp`` exists).
-        """
-        async with self.index_lock:
-            if self.indexes_ready:
-                return
-            with self.errors:
-                await self.collection.create_index("exp", expireAfterSeconds=0, name=TTL_INDEX_NAME)
-            self.indexes_ready = True
-
-
-def _check_path(path: object) -> str:
-    if not isinstance(path, str):
-        raise TypeError(f"namespace must be str, not {type(path).__name__}")
-    for name in path.split("/"):
-        check_namespace(name)
-    return path
-
-
-def _check_amount(amount: object) -> int:
-    if not isinstance(amount, int) or isinstance(amount, bool):
-        raise TypeError(f"amount must be int, not {type(amount).__name__}")
-    if not _INT64_MIN <= amount <= _INT64_MAX:
-        raise ValueError(f"amount must fit in a signed 64-bit integer, got {amount}")
-    return amount
-
-
-def _counter_value(key: str, value: object) -> int:
-    """Return the integer held by a stored value, for :meth:`MongoStore.incr`.
-
-    Raises:
-        ValueError: the value is not a decimal integer that fits in 64 bits.
-    """
-    if isinstance(value, int):
-        return value
-    if isinstance(value, bytes) and _INTEGER_VALUE.fullmatch(value) and _INT64_MIN <= int(value) <= _INT64_MAX:
-        return int(value)
-    raise ValueError(f"The value of {key!r} is not a 64-bit integer")
 
 
 class MongoStore(KVStore):
@@ -280,9 +112,10 @@ class MongoStore(KVStore):
             TypeError: ``namespace`` is not a ``str``.
             ValueError: a name in ``namespace`` is empty or has characters other than letters, digits, ``_-.``.
         """
-        self._setup(_Connection.open(client, database, collection, owns_client=False), _check_path(namespace), True)
+        path = check_namespace_path(namespace)
+        self._setup(Connection.open(client, database, collection, owns_client=False), path, True)
 
-    def _setup(self, connection: _Connection, path: str, is_root: bool) -> None:
+    def _setup(self, connection: Connection, path: str, is_root: bool) -> None:
         self._connection = connection
         self._closes_client = is_root and connection.owns_client
         self._errors = connection.errors
@@ -318,27 +151,29 @@ class MongoStore(KVStore):
             TypeError, ValueError: ``namespace`` is invalid.
             ValueError: PyMongo rejects ``url`` or does not know an option (the message never contains credentials).
         """
-        path = _check_path(namespace)
-        _check_client_options(url, client_options)
-        options = _with_default_timeouts(url, client_options)
-        try:
-            with warnings.catch_warnings():
-                # PyMongo only warns about an unknown option; a typo must not pass silently
-                warnings.simplefilter("error")
-                client: AsyncMongoClient[Any] = AsyncMongoClient(url, **options)
-        except (PyMongoError, TypeError, ValueError, UserWarning) as exc:
-            # from None: the original error may quote the URL with its credentials
-            raise ValueError(f"Invalid MongoDB URL or client option: {_without_credentials(str(exc), url)}") from None
+        path = check_namespace_path(namespace)
+        client = open_client(url, client_options)
         store = cls.__new__(cls)
-        store._setup(_Connection.open(client, database, collection, owns_client=True), path, True)
+        store._setup(Connection.open(client, database, collection, owns_client=True), path, True)
         return store
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> Self:
-        """``mongodb://host/?database=DB&collection=C&namespace=NAME`` (see :meth:`KVStore.from_url`)."""
-        from .urls import _mongo_from_url
+        """``mongodb://host/?database=DB&collection=C&namespace=NAME`` (or ``mongodb+srv://``): an owning store.
 
-        return cast("Self", _mongo_from_url(url, **options))
+        ``database`` and ``collection`` are those of :meth:`with_client`. ``namespace=NAME`` gives
+        ``with_namespace(NAME)`` of the default root, so the keys live under ``LITESTAR/NAME``; the store still owns
+        (and :meth:`aclose` closes) the client. Every other option, in the query or as a keyword, is one of
+        :class:`pymongo.AsyncMongoClient`'s; keyword ``options`` win over the query's. Nothing connects here.
+
+        Raises:
+            ValueError: an option neither this store nor PyMongo knows (named), an empty or invalid namespace, or a
+                URL PyMongo rejects; the message never contains a credential.
+        """
+        stripped, own, client_options = split_options(url, options, ("database", "collection", "namespace"))
+        name = namespace_option(own.pop("namespace", None))
+        root = DEFAULT_NAMESPACE if name is None else f"{DEFAULT_NAMESPACE}/{name}"
+        return cls.with_client(stripped, namespace=root, **own, **client_options)
 
     def with_namespace(self, namespace: str) -> Self:
         """Return a store for the child namespace ``namespace``, sharing this store's client.
@@ -352,13 +187,14 @@ class MongoStore(KVStore):
 
     @property
     def address(self) -> str:
-        """The ``host:port`` of every server the client knows; never credentials."""
-        return _addresses(self._connection.client)
+        """The ``host:port`` of every server the client knows, comma-separated (a ``mongodb+srv://`` seed: its host
+        name until DNS resolved it); never credentials."""
+        return server_addresses(self._connection.client)
 
     def __repr__(self) -> str:
         collection = self._connection.collection
         return (
-            f"{type(self).__name__}(address={_addresses(self._connection.client)!r}, "
+            f"{type(self).__name__}(address={self.address!r}, "
             f"database={collection.database.name!r}, collection={collection.name!r}, namespace={self.namespace!r})"
         )
 
@@ -376,7 +212,7 @@ class MongoStore(KVStore):
             StoreError: the write failed; the previous value is left intact.
         """
         document_id = self._key_prefix + check_key(key)
-        document = {"v": encode_value(value), "exp": _expiry(ttl_seconds(expires_in), _now())}
+        document = {"v": encode_value(value), "exp": expiry_at(ttl_seconds(expires_in), utc_now())}
         await self._ensure_indexes()
         with self._errors:
             try:
@@ -402,7 +238,7 @@ class MongoStore(KVStore):
             # the plainest command (no projection, no server-side expiry filter) is the fastest on every server
             with self._errors:
                 document = await self.collection.find_one({"_id": document_id})
-            if document is not None and not _is_live(document, _now()):
+            if document is not None and not is_live(document, utc_now()):
                 return None
         else:
             await self._ensure_indexes()
@@ -419,11 +255,11 @@ class MongoStore(KVStore):
         command exists, but some wire-compatible servers run it as a collection scan.)
         """
         while True:
-            now = _now()
+            now = utc_now()
             renewed = await self.collection.find_one_and_update(
                 {"_id": document_id, "exp": {"$gt": now}},
-                {"$set": {"exp": _expiry(renew_seconds, now)}},
-                _VALUE_ONLY,
+                {"$set": {"exp": expiry_at(renew_seconds, now)}},
+                VALUE_ONLY,
             )
             if renewed is not None:
                 return renewed
@@ -431,7 +267,7 @@ class MongoStore(KVStore):
             expiry = None if current is None else current.get("exp")
             if current is None or not isinstance(expiry, datetime):
                 return current
-            if expiry <= _now():
+            if expiry <= utc_now():
                 return None
 
     async def _decode(self, document_id: str, document: dict[str, Any]) -> bytes | None:
@@ -464,18 +300,18 @@ class MongoStore(KVStore):
         """Return ``True`` if ``key`` is stored and not expired."""
         document_id = self._key_prefix + check_key(key)
         with self._errors:
-            document = await self.collection.find_one({"_id": document_id}, _EXPIRY_ONLY)
-        return document is not None and _is_live(document, _now())
+            document = await self.collection.find_one({"_id": document_id}, EXPIRY_ONLY)
+        return document is not None and is_live(document, utc_now())
 
     async def expires_in(self, key: str) -> int | None:
         """Return the whole seconds (rounded up) until ``key`` expires; ``None`` if missing, expired or no expiry."""
         document_id = self._key_prefix + check_key(key)
         with self._errors:
-            document = await self.collection.find_one({"_id": document_id}, _EXPIRY_ONLY)
+            document = await self.collection.find_one({"_id": document_id}, EXPIRY_ONLY)
         expiry = None if document is None else document.get("exp")
         if not isinstance(expiry, datetime):
             return None
-        return remaining_whole_seconds((expiry - _now()).total_seconds())
+        return remaining_whole_seconds((expiry - utc_now()).total_seconds())
 
     async def delete_expired(self) -> int:
         """Delete the entries of this namespace and its children that are due now.
@@ -484,7 +320,7 @@ class MongoStore(KVStore):
             How many were deleted; ``0`` when the server's TTL sweep already removed them.
         """
         with self._errors:
-            result = await self.collection.delete_many({**self._subtree_filter, "exp": {"$lte": _now()}})
+            result = await self.collection.delete_many({**self._subtree_filter, "exp": {"$lte": utc_now()}})
         return result.deleted_count
 
     async def incr(self, key: str, amount: int = 1, expires_in: TTL | None = None) -> int:
@@ -503,21 +339,21 @@ class MongoStore(KVStore):
             StoreUnavailableError: the server cannot be reached.
         """
         document_id = self._key_prefix + check_key(key)
-        increment = Int64(_check_amount(amount))
+        increment = Int64(check_amount(amount))
         seconds = ttl_seconds(expires_in)
         await self._ensure_indexes()
         with self._errors:
             while True:
-                now = _now()
+                now = utc_now()
                 counter = await self.collection.find_one_and_update(
-                    {"_id": document_id, "v": {"$type": "long"}, **_live(now)},
+                    {"_id": document_id, "v": {"$type": "long"}, **live_filter(now)},
                     {"$inc": {"v": increment}},
-                    _VALUE_ONLY,
+                    VALUE_ONLY,
                     return_document=ReturnDocument.AFTER,
                 )
                 if counter is not None:
                     return int(counter["v"])
-                created = await self._create_counter(document_id, increment, _expiry(seconds, now), now)
+                created = await self._create_counter(document_id, increment, expiry_at(seconds, now), now)
                 if created is not None:
                     return created
 
@@ -541,8 +377,8 @@ class MongoStore(KVStore):
         if isinstance(old_expiry, datetime) and old_expiry <= now:
             result = await self.collection.update_one(unchanged, {"$set": {"v": amount, "exp": expiry}})
             return int(amount) if result.matched_count else None
-        total = _counter_value(document_id.removeprefix(self._key_prefix), current.get("v")) + amount
-        if not _INT64_MIN <= total <= _INT64_MAX:
+        total = counter_value(document_id.removeprefix(self._key_prefix), current.get("v")) + amount
+        if not INT64_MIN <= total <= INT64_MAX:
             raise ValueError(f"incr would overflow a 64-bit integer: {total}")
         result = await self.collection.update_one(unchanged, {"$set": {"v": Int64(total)}})
         return total if result.matched_count else None
@@ -551,7 +387,8 @@ class MongoStore(KVStore):
         """Store ``value`` under ``key`` unless a live entry is there, in one round trip.
 
         One ``update_one`` that matches only an expired document and upserts a missing one; a live document makes
-        the upsert collide on ``_id`` (``DuplicateKeyError``), which means "not written".
+        the upsert collide on ``_id`` (``DuplicateKeyError``), which means "not written". It reads its answer from
+        the write's result counts, not from a returned document (see FACTS: wire-compatible servers and upserts).
 
         Raises:
             TypeError, ValueError: as :meth:`set`.
@@ -561,12 +398,12 @@ class MongoStore(KVStore):
         data = encode_value(value)
         seconds = ttl_seconds(expires_in)
         await self._ensure_indexes()
-        now = _now()
+        now = utc_now()
         with self._errors:
             try:
                 result = await self.collection.update_one(
                     {"_id": document_id, "exp": {"$lte": now}},
-                    {"$set": {"v": data, "exp": _expiry(seconds, now)}},
+                    {"$set": {"v": data, "exp": expiry_at(seconds, now)}},
                     upsert=True,
                 )
             except DuplicateKeyError:
@@ -590,11 +427,11 @@ class MongoStore(KVStore):
         if wanted is None:
             return await self.add(key, data, seconds)
         await self._ensure_indexes()
-        now = _now()
+        now = utc_now()
         with self._errors:
             result = await self.collection.update_one(
-                {"_id": self._key_prefix + key, "v": _value_is(wanted), **_live(now)},
-                {"$set": {"v": data, "exp": _expiry(seconds, now)}},
+                {"_id": self._key_prefix + key, "v": value_filter(wanted), **live_filter(now)},
+                {"$set": {"v": data, "exp": expiry_at(seconds, now)}},
             )
         return bool(result.matched_count)
 
@@ -610,21 +447,39 @@ class MongoStore(KVStore):
         wanted = check_expected_value(expected)
         await self._ensure_indexes()
         with self._errors:
-            result = await self.collection.delete_one({"_id": document_id, "v": _value_is(wanted), **_live(_now())})
+            result = await self.collection.delete_one(
+                {"_id": document_id, "v": value_filter(wanted), **live_filter(utc_now())}
+            )
         return bool(result.deleted_count)
 
     async def keys(self) -> AsyncIterator[str]:
         """Iterate over the keys of this namespace (not of its children) that are not expired."""
         prefix_length = len(self._key_prefix)
         with self._errors:
-            async with self.collection.find({**self._namespace_filter, **_live(_now())}, {"_id": 1}) as cursor:
+            async with self.collection.find({**self._namespace_filter, **live_filter(utc_now())}, {"_id": 1}) as cursor:
                 async for document in cursor:
                     yield str(document["_id"])[prefix_length:]
+
+    async def namespaces(self) -> AsyncIterator[str]:
+        """Yield the names of the direct child namespaces holding live keys (their own or their children's), once each.
+
+        Reads the ``_id`` of every live document of the subtree (an ``_id`` index range), never a value.
+        """
+        start = len(self.namespace or "") + 1
+        seen: set[str] = set()
+        children = {"_id": {"$regex": f"^{re.escape(self.namespace or '')}/"}}
+        with self._errors:
+            async with self.collection.find({**children, **live_filter(utc_now())}, {"_id": 1}) as cursor:
+                async for document in cursor:
+                    child = first_namespace(str(document["_id"]), start)
+                    if child is not None and child not in seen:
+                        seen.add(child)
+                        yield child
 
     async def count(self) -> int:
         """Return the number of keys of this namespace (not of its children) that are not expired."""
         with self._errors:
-            return await self.collection.count_documents({**self._namespace_filter, **_live(_now())})
+            return await self.collection.count_documents({**self._namespace_filter, **live_filter(utc_now())})
 
     async def get_many(self, keys: Iterable[str]) -> dict[str, bytes | None]:
         """Return each key's value (``None`` if missing or expired), fetched with one ``find``."""
@@ -633,7 +488,7 @@ class MongoStore(KVStore):
         if not wanted:
             return values
         with self._errors:
-            documents = await self.collection.find({"_id": {"$in": list(wanted)}, **_live(_now())}).to_list()
+            documents = await self.collection.find({"_id": {"$in": list(wanted)}, **live_filter(utc_now())}).to_list()
         for document in documents:
             values[wanted[document["_id"]]] = await self._decode(document["_id"], document)
         return values
@@ -645,7 +500,7 @@ class MongoStore(KVStore):
             TypeError, ValueError: an invalid key, value or ``expires_in`` (nothing is written then).
             StoreError: the write failed; some entries may have been written, none partially.
         """
-        expiry = _expiry(ttl_seconds(expires_in), _now())
+        expiry = expiry_at(ttl_seconds(expires_in), utc_now())
         requests = [
             ReplaceOne(
                 {"_id": self._key_prefix + check_key(key)}, {"v": encode_value(value), "exp": expiry}, upsert=True

@@ -9,8 +9,9 @@ batches, with memory bounded by the batch size however many keys there are:
   and its version, then ``{"namespace": "a/b", "key": ..., "value": <base64>, "expires_in": <seconds> | null}``,
   ``namespace`` relative to the exported store (``""`` for its own keys).
 
-Expiry is carried as whole seconds, rounded up (the contract's ``expires_in``). A key that expires while it is
-being copied or exported is counted as expired and skipped, never written without its expiry.
+Expiry is carried as whole seconds, rounded up (the contract's ``expires_in``), so a copy may outlive its original by
+less than a second. A key that expires while it is being copied or exported is counted as expired and skipped, never
+written without its expiry.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass, field
@@ -214,7 +215,7 @@ class KVStoresPlugin(InitPluginProtocol, CLIPluginProtocol):
         ValueError: a URL of the config is invalid; nothing has connected yet.
     """
 
-    __slots__ = ("_cleanup_task", "_entering", "cleanup_runs", "config", "last_cleanup", "registry")
+    __slots__ = ("_cleanup_task", "_entering", "cleanup_runs", "config", "last_cleanup", "last_cleanup_at", "registry")
 
     def __init__(self, config: KVStoresConfig | None = None) -> None:
         self.config = config or KVStoresConfig()
@@ -225,6 +226,8 @@ class KVStoresPlugin(InitPluginProtocol, CLIPluginProtocol):
         """How many clean-up passes (start-up and background) have finished."""
         self.last_cleanup: dict[str, int] = {}
         """What the last clean-up pass removed, by store name (stores that failed are missing)."""
+        self.last_cleanup_at: float | None = None
+        """When the last clean-up pass finished (``time.time()``); ``None`` before the first."""
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         """Install the registry, the lifecycle and the dependencies on ``app_config``.
@@ -346,6 +349,7 @@ class KVStoresPlugin(InitPluginProtocol, CLIPluginProtocol):
             except Exception:
                 logger.warning("delete_expired failed on the store %s", name, exc_info=True)
         self.last_cleanup = removed
+        self.last_cleanup_at = time.time()
         self.cleanup_runs += 1
         return removed
 

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import redis.asyncio
 from litestar.types import Empty, EmptyType
 from redis import exceptions
-from redis.asyncio import ConnectionPool, Redis, RedisCluster
-from redis.asyncio.retry import Retry
+from redis.asyncio import Redis, RedisCluster
 from redis.backoff import ExponentialBackoff
 
-from ._redis_common import ClientBridge, RedisLikeStore
+from ._redis.bridge import ClientBridge
+from ._redis.store import RedisLikeStore
 
 if TYPE_CHECKING:
     from typing import Self
@@ -23,13 +24,11 @@ __all__ = ("RedisStore",)
 
 _REDIS = ClientBridge.for_library(
     "Redis",
+    redis.asyncio,
     exceptions,
-    client_class=Redis,
-    cluster_class=RedisCluster,
-    connection_pool_class=ConnectionPool,
-    retry_class=Retry,
-    backoff_class=ExponentialBackoff,
+    ExponentialBackoff,
     pool_exhausted_error=exceptions.MaxConnectionsError,
+    url_schemes=("redis", "rediss", "unix"),
 )
 
 
@@ -98,4 +97,4 @@ class RedisStore(RedisLikeStore):
                 command.
         """
         explicit = {"db": db, "port": port, "username": username, "password": password}
-        return cls._from_url(url, namespace=namespace, explicit=explicit, client_options=client_options)
+        return cls._with_client(url, namespace=namespace, explicit=explicit, client_options=client_options)

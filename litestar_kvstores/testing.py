@@ -481,6 +481,20 @@ class StoreContract:
         assert await store.count() == 2
         assert await _collect(store.with_namespace("child")) == {"c"}
 
+    async def test_namespaces_lists_direct_children_holding_keys(self, store: KVStore) -> None:
+        await store.set("own", b"1")
+        await store.with_namespace("a").set("k", b"1")
+        await store.with_namespace("a").with_namespace("deep").set("k", b"1")
+        await store.with_namespace("b.1").with_namespace("c").set("k:with/separators", b"1")
+        await store.with_namespace("emptied").set("k", b"1")
+        await store.with_namespace("emptied").delete("k")
+        await store.with_namespace("expired").set("k", b"1", expires_in=0.2)
+        await asyncio.sleep(0.5)
+        assert sorted([name async for name in store.namespaces()]) == ["a", "b.1"]
+        assert [name async for name in store.with_namespace("a").namespaces()] == ["deep"]
+        assert [name async for name in store.with_namespace("b.1").namespaces()] == ["c"]
+        assert [name async for name in store.with_namespace("nothing").namespaces()] == []
+
     async def test_ping(self, store: KVStore) -> None:
         assert await store.ping() is True
 

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from importlib import import_module
 from importlib.metadata import entry_points
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from .validation import check_namespace
 
 if TYPE_CHECKING:
     from litestar.stores.base import Store
@@ -29,6 +29,7 @@ __all__ = (
     "ENTRY_POINT_GROUP",
     "SchemeFactory",
     "bools_like_defaults",
+    "namespace_option",
     "parameter_names",
     "positive_int",
     "redact_url",
@@ -38,7 +39,6 @@ __all__ = (
     "split_options",
     "store_from_url",
     "unsplit_url",
-    "url_credentials",
     "url_hosts",
 )
 
@@ -203,15 +203,20 @@ def positive_int(name: str, value: Any) -> int | None:
     return value
 
 
-def _namespaced(store: Store, namespace: Any) -> Store:
-    if namespace is None:
-        return store
-    if namespace == "":
+def namespace_option(value: Any) -> str | None:
+    """Return the name a URL's ``namespace`` option gives (``None`` when it is absent), checked.
+
+    Every backend's ``from_url`` returns ``with_namespace(NAME)`` of the store the URL names without the option.
+
+    Raises:
+        TypeError: a keyword ``namespace`` that is not a ``str``.
+        ValueError: the name is empty (the message names the option) or not a valid namespace name.
+    """
+    if value is None:
+        return None
+    if value == "":
         raise ValueError("The option 'namespace' must not be empty")
-    if not hasattr(store, "with_namespace"):
-        raise ValueError(f"{type(store).__name__} does not support the option 'namespace'")
-    namespaced: Store = store.with_namespace(namespace)
-    return namespaced
+    return check_namespace(value)
 
 
 def parameter_names(*callables: Callable[..., Any]) -> set[str]:
@@ -221,44 +226,6 @@ def parameter_names(*callables: Callable[..., Any]) -> set[str]:
             if parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY):
                 names.add(parameter.name)
     return names - {"self", "args", "kwargs"}
-
-
-# -- memory:// and file:// ---------------------------------------------------------------------------------------
-
-
-def _memory_from_url(url: str, **options: Any) -> Store:
-    """``memory://?max_entries=N&max_bytes=N&namespace=NAME``: a new :class:`~litestar_kvstores.memory.MemoryStore`."""
-    from .memory import MemoryStore
-
-    stripped, own, client = split_options(url, options, ("max_entries", "max_bytes", "namespace"))
-    parts = urlsplit(stripped)
-    reject_unknown("memory", [*client, *(name for name, _ in parse_qsl(parts.query))], ())
-    if parts.netloc or parts.path not in ("", "/"):
-        raise ValueError(f"A memory:// URL has no host or path, got {redact_url(url)!r}")
-    store = MemoryStore(
-        max_entries=positive_int("max_entries", own.get("max_entries")),
-        max_bytes=positive_int("max_bytes", own.get("max_bytes")),
-    )
-    return _namespaced(store, own.get("namespace"))
-
-
-def _file_path(url: str) -> Path:
-    """``file://./relative`` and ``file://relative`` are relative to the working directory, ``file:///abs`` is not."""
-    parts = urlsplit(url)
-    path = parts.path if parts.netloc in ("", "localhost") else parts.netloc + parts.path
-    if not path:
-        raise ValueError(f"A file:// URL needs a directory, got {redact_url(url)!r}")
-    return Path(path)
-
-
-def _file_from_url(url: str, **options: Any) -> Store:
-    """``file:///abs/dir?namespace=NAME`` or ``file://./relative/dir``: a :class:`~litestar_kvstores.file.FileStore`."""
-    file_module = import_module(".file", __package__)
-    accepted = parameter_names(file_module.FileStore) - {"path"}
-    stripped, own, client = split_options(url, options, accepted)
-    reject_unknown("file", [*client, *(name for name, _ in parse_qsl(urlsplit(stripped).query))], ())
-    store: Store = file_module.FileStore(_file_path(stripped), **bools_like_defaults(file_module.FileStore, own))
-    return store
 
 
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
@@ -280,85 +247,7 @@ def bools_like_defaults(function: Callable[..., Any], options: dict[str, Any]) -
     return typed
 
 
-# -- Redis and Valkey --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _ClientLibrary:
-    """Where a redis-py-like library (redis-py or valkey-py) keeps what the URL factories need."""
-
-    name: str
-    query_parsers_module: str
-    cluster_class: str
-    store_module: str
-    store_class: str
-
-    def query_parsers(self) -> Mapping[str, Callable[[str], Any]]:
-        parsers: Mapping[str, Callable[[str], Any]] = import_module(
-            self.query_parsers_module
-        ).URL_QUERY_ARGUMENT_PARSERS
-        return parsers
-
-    def client_options(self) -> set[str]:
-        """Every option the library's connection pool and connections accept (query or keyword)."""
-        connection = import_module(f"{self.name}.asyncio.connection")
-        accepted = parameter_names(
-            connection.AbstractConnection.__init__,
-            connection.Connection.__init__,
-            connection.SSLConnection.__init__,
-            connection.BlockingConnectionPool.__init__,
-        )
-        return (accepted | set(self.query_parsers())) - {"connection_class", "host", "port"}
-
-    def parsed_query(self, url: str) -> dict[str, Any]:
-        """The query of ``url`` with values converted as the library converts them in ``from_url``."""
-        parsers = self.query_parsers()
-        options: dict[str, Any] = {}
-        for name, value in parse_qsl(urlsplit(url).query):
-            parser = parsers.get(name)
-            try:
-                options[name] = parser(value) if parser else value
-            except (TypeError, ValueError):
-                raise ValueError(f"Invalid value for the option {name!r}") from None
-        return options
-
-
-_REDIS = _ClientLibrary("redis", "redis.asyncio.connection", "RedisCluster", ".redis", "RedisStore")
-_VALKEY = _ClientLibrary("valkey", "valkey._parsers.url_parser", "ValkeyCluster", ".valkey", "ValkeyStore")
-
-
-def _redis_like_factory(library: _ClientLibrary) -> SchemeFactory:
-    """Return the URL factory of the schemes of ``library`` (``redis``/``valkey`` with ``s``, ``+sentinel``, ...).
-
-    ``redis://`` / ``rediss://`` (and the ``valkey`` spellings) give ``Store.with_client(url, namespace=...,
-    **client_options)``; ``+sentinel://host:port[,host:port]/SERVICE[/DB]`` a Sentinel-managed primary and
-    ``+cluster://host:port[,host:port]`` a cluster client, both owned (closed) by the store.
-    """
-
-    def factory(url: str, **options: Any) -> Store:
-        scheme = urlsplit(url).scheme.lower()
-        stripped, own, client = split_options(url, options, ("namespace",))
-        query_names = [name for name, _ in parse_qsl(urlsplit(stripped).query)]
-        reject_unknown(scheme, [*client, *query_names], library.client_options())
-        if "namespace" in own and not own["namespace"]:
-            raise ValueError("The option 'namespace' must not be empty")
-        namespace = {"namespace": own["namespace"]} if "namespace" in own else {}
-        topology = scheme.partition("+")[2]
-        if topology == "sentinel":
-            redis_client = _sentinel_primary(library, stripped, client)
-        elif topology == "cluster":
-            redis_client = _cluster_client(library, stripped, client)
-        else:
-            store: Store = _store_class(library).with_client(stripped, **namespace, **client)
-            return store
-        owning: Store = _store_class(library)(redis_client, handle_client_shutdown=True, **namespace)
-        return owning
-
-    return factory
-
-
-def _store_class(library: _ClientLibrary) -> Any:
-    return getattr(import_module(library.store_module, __package__), library.store_class)
+# -- helpers for URLs with several hosts ------------------------------------------------------------------------
 
 
 def url_hosts(url: str, default_port: int) -> list[tuple[str, int]]:
@@ -377,67 +266,3 @@ def url_hosts(url: str, default_port: int) -> list[tuple[str, int]]:
         except ValueError:
             raise ValueError(f"Invalid port {port!r} in {redact_url(url)!r}") from None
     return hosts
-
-
-def url_credentials(url: str) -> dict[str, str]:
-    """``username`` and ``password`` from the URL's user info, percent-decoded; absent ones left out."""
-    userinfo, at, _ = urlsplit(url).netloc.rpartition("@")
-    if not at:
-        return {}
-    user, _, password = userinfo.partition(":")
-    found = {"username": unquote(user), "password": unquote(password)}
-    return {name: value for name, value in found.items() if value}
-
-
-_NETWORK_DEFAULTS = {"socket_connect_timeout": 2.0, "socket_timeout": 5.0}
-"""Timeouts of the Sentinel and cluster clients made here, as ``with_client`` sets them: never a long hang."""
-
-_CLUSTER_MAX_CONNECTIONS = 1000
-"""Per node; the cluster client's default of 100 fails 200 concurrent commands (see FACTS.md)."""
-
-
-def _sentinel_primary(library: _ClientLibrary, url: str, options: dict[str, Any]) -> Any:
-    """A client of the primary that the Sentinels at ``url``'s hosts know as the service named by the path."""
-    segments = [segment for segment in urlsplit(url).path.split("/") if segment]
-    if not segments or len(segments) > 2:
-        raise ValueError(f"A sentinel URL needs /SERVICE or /SERVICE/DB as path, got {redact_url(url)!r}")
-    options = {**_NETWORK_DEFAULTS, **library.parsed_query(url), **options, **url_credentials(url)}
-    if len(segments) == 2:
-        try:
-            options["db"] = int(segments[1])
-        except ValueError:
-            raise ValueError(f"Invalid database number {segments[1]!r} in {redact_url(url)!r}") from None
-    timeouts = {name: options[name] for name in ("socket_timeout", "socket_connect_timeout") if name in options}
-    sentinel = import_module(f"{library.name}.asyncio.sentinel").Sentinel(
-        url_hosts(url, 26379), sentinel_kwargs=timeouts
-    )
-    return sentinel.master_for(segments[0], **options)
-
-
-def _cluster_client(library: _ClientLibrary, url: str, options: dict[str, Any]) -> Any:
-    """A cluster client that discovers the cluster from every ``host:port`` of ``url``."""
-    cluster_module = import_module(f"{library.name}.asyncio.cluster")
-    defaults = {**_NETWORK_DEFAULTS, "max_connections": _CLUSTER_MAX_CONNECTIONS}
-    options = {**defaults, **library.parsed_query(url), **options, **url_credentials(url)}
-    options.pop("db", None)  # a cluster has database 0 only
-    nodes = [cluster_module.ClusterNode(host, port) for host, port in url_hosts(url, 6379)]
-    return getattr(cluster_module, library.cluster_class)(startup_nodes=nodes, **options)
-
-
-# -- MongoDB -----------------------------------------------------------------------------------------------------
-
-
-def _mongo_from_url(url: str, **options: Any) -> Store:
-    """``mongodb://host/?database=DB&collection=C&namespace=NAME`` (and ``mongodb+srv://``): a MongoStore."""
-    scheme = urlsplit(url).scheme.lower()
-    common = import_module("pymongo.common")
-    aliases = {alias.lower() for names in common.URI_OPTIONS_ALIAS_MAP.values() for alias in names}
-    uri_options = {name.lower() for name in common.URI_OPTIONS_VALIDATOR_MAP} | aliases
-    keyword_options = uri_options | {name.lower() for name in common.VALIDATORS}
-    stripped, own, client = split_options(url, options, ("database", "collection", "namespace"))
-    query_names = [name for name, _ in parse_qsl(urlsplit(stripped).query)]
-    reject_unknown(scheme, [name for name in query_names if name.lower() not in uri_options], ())
-    reject_unknown(scheme, [name for name in client if name.lower() not in keyword_options], ())
-    store_cls = import_module(".mongo", __package__).MongoStore
-    store: Store = store_cls.with_client(stripped, **own, **client)
-    return store

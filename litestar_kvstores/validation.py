@@ -23,6 +23,7 @@ __all__ = (
     "check_namespace",
     "check_namespace_path",
     "encode_value",
+    "first_namespace",
     "remaining_whole_seconds",
     "ttl_seconds",
 )
@@ -122,6 +123,19 @@ def check_namespace(name: object) -> str:
     if not NAMESPACE_PATTERN.fullmatch(name) or name in {".", ".."}:
         raise ValueError(f"Invalid namespace name {name!r}: use a non-empty name of letters, digits, '_', '-' and '.'")
     return name
+
+
+_FIRST_NAME = re.compile(NAMESPACE_PATTERN.pattern + r"(?=[/:])")
+
+
+def first_namespace(stored_path: str, start: int = 0) -> str | None:
+    """Return the namespace name at ``start`` of a stored ``<names joined by "/">:<key>`` path, or ``None``.
+
+    ``first_namespace("app/sessions:k", 4)`` is ``"sessions"``; names never contain ``/`` or ``:``, so the name ends
+    at the first of them. Backends use it to list child namespaces from stored keys.
+    """
+    found = _FIRST_NAME.match(stored_path, start)
+    return None if found is None else found.group()
 
 
 def check_namespace_path(path: object) -> str:

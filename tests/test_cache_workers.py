@@ -12,8 +12,7 @@ import httpx
 import pytest
 
 from litestar_kvstores import RedisStore
-
-from .servers.process import ServerProcess, free_port, wait_until
+from testservers.process import ServerProcess, free_port, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 

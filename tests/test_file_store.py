@@ -21,9 +21,10 @@ from typing import Any
 import pytest
 
 import litestar_kvstores.file as file_module
-from litestar_kvstores import FileStore, StoreError, StoreUnavailableError, _file_sys
-from litestar_kvstores._file_format import LOCK_NAME, TEMP_PREFIX, entry_name, pack_entry
-from litestar_kvstores._file_sys import read_entry
+from litestar_kvstores import FileStore, StoreError, StoreUnavailableError
+from litestar_kvstores._file import os_calls
+from litestar_kvstores._file.format import LOCK_NAME, TEMP_PREFIX, entry_name, pack_entry
+from litestar_kvstores._file.os_calls import read_entry
 
 linux_only = pytest.mark.skipif(sys.platform != "linux", reason="uses /proc or Linux-only read flags")
 
@@ -36,8 +37,13 @@ async def store(tmp_path: Path) -> AsyncIterator[FileStore]:
         yield store
 
 
+def directory_of(store: FileStore) -> Path:
+    """The store's absolute directory as a ``pathlib.Path`` (``store.path`` is Litestar's ``anyio.Path``)."""
+    return Path(store.address)
+
+
 def entry_path(store: FileStore, key: str) -> Path:
-    return store.path / entry_name(key)
+    return directory_of(store) / entry_name(key)
 
 
 def visible_files(directory: Path) -> list[str]:
@@ -68,7 +74,7 @@ async def test_namespaces_are_sub_directories(store: FileStore, name: str) -> No
     await child.set("key", b"child")
     await store.set("key", b"root")
     assert child.path == store.path / name
-    assert (store.path / name).is_dir()
+    assert (directory_of(store) / name).is_dir()
     assert await child.get("key") == b"child"
     assert await store.get("key") == b"root"
     assert await FileStore(store.path, namespace=name).get("key") == b"child"
@@ -88,10 +94,10 @@ async def test_awkward_keys_stay_inside_the_directory(store: FileStore) -> None:
         assert await store.get(key) == key.encode()
     assert {key async for key in store.keys()} == set(AWKWARD_KEYS)  # noqa: SIM118  (KVStore.keys)
     # one regular file per key, no directories, nothing outside the store's directory
-    entries = [p for p in store.path.iterdir() if p.name != LOCK_NAME]
+    entries = [p for p in directory_of(store).iterdir() if p.name != LOCK_NAME]
     assert len(entries) == len(AWKWARD_KEYS)
     assert all(p.is_file() and len(p.name.encode()) <= 255 for p in entries)
-    assert visible_files(store.path.parent) == ["root"]
+    assert visible_files(directory_of(store).parent) == ["root"]
 
 
 async def test_long_keys_are_hashed_and_do_not_collide(store: FileStore) -> None:
@@ -117,7 +123,7 @@ async def test_write_onto_a_directory_raises_and_leaves_no_temporary_file(store:
     with pytest.raises(StoreError, match=str(occupied)):
         await store.set("key", b"secret value")
     assert occupied.is_dir(), "the foreign directory is put back"
-    assert visible_files(store.path) == [occupied.name]
+    assert visible_files(directory_of(store)) == [occupied.name]
     assert await store.get("key") is None
 
 
@@ -130,9 +136,9 @@ async def test_failed_write_message_names_the_path_not_the_value(store: FileStor
 
 async def test_failed_incr_keeps_the_counter(store: FileStore) -> None:
     await store.set("counter", b"41")
-    assert _run_child(_incr_with_file_size_limit, str(store.path)) == "StoreError"
+    assert _run_child(_incr_with_file_size_limit, store.address) == "StoreError"
     assert await store.get("counter") == b"41"
-    assert visible_files(store.path) == [entry_name("counter")]
+    assert visible_files(directory_of(store)) == [entry_name("counter")]
 
 
 def _set_with_file_size_limit(directory: str, queue: Any) -> None:
@@ -173,10 +179,10 @@ async def test_short_write_raises_and_keeps_the_old_value(store: FileStore) -> N
     await store.set("key", b"old value")
     old_name = entry_name("key")
 
-    assert _run_child(_set_with_file_size_limit, str(store.path)) == "StoreError"
+    assert _run_child(_set_with_file_size_limit, store.address) == "StoreError"
 
     assert await store.get("key") == b"old value"
-    assert visible_files(store.path) == [old_name], "neither a temporary nor a truncated file is left"
+    assert visible_files(directory_of(store)) == [old_name], "neither a temporary nor a truncated file is left"
 
 
 async def test_set_many_stops_at_the_failed_entry(store: FileStore) -> None:
@@ -186,7 +192,7 @@ async def test_set_many_stops_at_the_failed_entry(store: FileStore) -> None:
         await store.set_many({"a": b"new a", "c": b"new c"})
     assert await store.get("a") == b"new a"
     assert await store.get("b") == b"old b"
-    assert not [name for name in visible_files(store.path) if name.startswith(TEMP_PREFIX)]
+    assert not [name for name in visible_files(directory_of(store)) if name.startswith(TEMP_PREFIX)]
 
 
 # --- corrupt and foreign files ---------------------------------------------------------------------------------
@@ -256,7 +262,7 @@ async def test_corrupt_entry_is_not_removed_once_a_new_value_replaced_it(store: 
     fd = os.open(path, os.O_RDONLY)
     try:
         await store.set("key", b"fresh")  # replaces the file after a (slow) reader opened the corrupt one
-        assert await asyncio.to_thread(store._recheck, fd, str(path), b"key", True, False) is None
+        assert await asyncio.to_thread(store._directory.recheck, fd, str(path), b"key", True, False) is None
     finally:
         os.close(fd)
     assert await store.get("key") == b"fresh"
@@ -267,7 +273,7 @@ async def test_an_entry_that_is_fine_on_second_look_is_kept(store: FileStore) ->
     path = entry_path(store, "key")
     fd = os.open(path, os.O_RDONLY)
     try:
-        entry = await asyncio.to_thread(store._recheck, fd, str(path), b"key", True, False)
+        entry = await asyncio.to_thread(store._directory.recheck, fd, str(path), b"key", True, False)
     finally:
         os.close(fd)
     assert entry is not None
@@ -288,7 +294,7 @@ async def test_keys_and_count_skip_corrupt_and_foreign_files(store: FileStore) -
     await store.set("good", b"value")
     entry_path(store, "bad").write_bytes(b"garbage")
     entry_path(store, "moved").write_bytes(pack_entry(b"elsewhere", b"value", 0.0))  # key does not match name
-    (store.path / "notes.txt").write_text("another program's file")
+    (directory_of(store) / "notes.txt").write_text("another program's file")
     assert [key async for key in store.keys()] == ["good"]  # noqa: SIM118  (KVStore.keys)
     assert await store.count() == 1
 
@@ -303,7 +309,7 @@ async def test_delete_all_leaves_foreign_files_siblings_and_the_parent(tmp_path:
     await app.set("own", b"2")
     await app.with_namespace("child").set("nested", b"3")
     await apple.set("sibling", b"4")
-    (app.path / "notes.txt").write_text("another program's file")
+    (directory_of(app) / "notes.txt").write_text("another program's file")
 
     await app.delete_all()
 
@@ -311,7 +317,7 @@ async def test_delete_all_leaves_foreign_files_siblings_and_the_parent(tmp_path:
     assert await apple.get("sibling") == b"4"
     assert await app.get("own") is None
     assert await app.with_namespace("child").get("nested") is None
-    assert (app.path / "notes.txt").read_text() == "another program's file"
+    assert (directory_of(app) / "notes.txt").read_text() == "another program's file"
     await app.set("own", b"again")  # the directories and their locks still work
     assert await app.get("own") == b"again"
 
@@ -327,8 +333,8 @@ async def test_delete_expired_survives_child_directories_corrupt_and_foreign_fil
     await store.set("forever", b"value")
     entry_path(store, "corrupt").write_bytes(b"garbage")
     entry_path(store, "a directory").mkdir()
-    (store.path / "notes.txt").write_text("another program's file")
-    (store.path / "not a namespace").mkdir()
+    (directory_of(store) / "notes.txt").write_text("another program's file")
+    (directory_of(store) / "not a namespace").mkdir()
     await asyncio.sleep(0.3)
 
     assert await store.delete_expired() == 4
@@ -336,14 +342,14 @@ async def test_delete_expired_survives_child_directories_corrupt_and_foreign_fil
     assert "corrupt" in caplog.text
     assert not entry_path(store, "corrupt").exists()
     assert entry_path(store, "a directory").is_dir()
-    assert (store.path / "notes.txt").exists()
-    assert (store.path / "not a namespace").is_dir()
+    assert (directory_of(store) / "notes.txt").exists()
+    assert (directory_of(store) / "not a namespace").is_dir()
     assert {key async for key in store.keys()} == {"forever"}  # noqa: SIM118  (KVStore.keys)
     assert {key async for key in child.keys()} == {"live"}  # noqa: SIM118  (KVStore.keys)
 
 
 async def test_delete_expired_removes_stale_temporary_files_only(store: FileStore) -> None:
-    stale, fresh = store.path / f"{TEMP_PREFIX}stale", store.path / f"{TEMP_PREFIX}fresh"
+    stale, fresh = directory_of(store) / f"{TEMP_PREFIX}stale", directory_of(store) / f"{TEMP_PREFIX}fresh"
     stale.write_bytes(b"left by a crash")
     fresh.write_bytes(b"being written")
     two_hours_ago = time.time() - 7200
@@ -358,7 +364,7 @@ async def test_delete_expired_removes_stale_temporary_files_only(store: FileStor
 @linux_only
 async def test_walks_keep_no_descriptor_per_namespace_open(store: FileStore) -> None:
     for i in range(50):  # namespaces written by another program or process: this one has never locked them
-        directory = store.path / f"ns{i}"
+        directory = directory_of(store) / f"ns{i}"
         directory.mkdir()
         (directory / entry_name("due")).write_bytes(pack_entry(b"due", b"value", time.time() - 1))
         (directory / entry_name("kept")).write_bytes(pack_entry(b"kept", b"value", 0.0))
@@ -369,7 +375,7 @@ async def test_walks_keep_no_descriptor_per_namespace_open(store: FileStore) -> 
     await store.delete_all()
 
     assert len(os.listdir("/proc/self/fd")) <= open_before
-    assert not list(store.path.glob("ns*/=*")), "every entry of every namespace is gone"
+    assert not list(directory_of(store).glob("ns*/=*")), "every entry of every namespace is gone"
 
 
 def _bytes_read_by_this_process() -> int:
@@ -408,7 +414,7 @@ async def test_renewal_rewrites_the_expiry_in_place(store: FileStore) -> None:
 
 
 async def test_incr_is_atomic_across_threads(store: FileStore) -> None:
-    other = FileStore(store.path)  # another store object on the same directory, used from other threads
+    other = FileStore(store.address)  # another store object on the same directory, used from other threads
 
     def count(times: int) -> None:
         asyncio.run(_incr_times(other, times))
@@ -435,7 +441,7 @@ def _count_in_child(directory: str, times: int) -> None:
 
 async def test_incr_is_atomic_across_processes_while_the_directory_is_written_and_cleaned(store: FileStore) -> None:
     context = multiprocessing.get_context("spawn")
-    children = [context.Process(target=_count_in_child, args=(str(store.path), 100)) for _ in range(3)]
+    children = [context.Process(target=_count_in_child, args=(store.address, 100)) for _ in range(3)]
     for child in children:
         child.start()
     counters = store.with_namespace("counters")
@@ -458,7 +464,7 @@ def _count_in_forked_child(directory: str, times: int) -> None:
 async def test_incr_is_atomic_across_forked_processes(store: FileStore) -> None:
     await store.incr("counter")  # this process now holds an open lock file that a fork would inherit
     context = multiprocessing.get_context("fork")
-    children = [context.Process(target=_count_in_forked_child, args=(str(store.path), 200)) for _ in range(2)]
+    children = [context.Process(target=_count_in_forked_child, args=(store.address, 200)) for _ in range(2)]
     for child in children:
         child.start()
     await _incr_times(store, 200)
@@ -574,6 +580,6 @@ async def test_cached_reads_need_no_thread(store: FileStore, hops: list[str]) ->
     assert await store.get("missing") is None
     assert await store.exists("key") is True
     assert await store.expires_in("key") == 100
-    if hops and store.path.stat().st_dev in _file_sys._nowait_unsupported:
+    if hops and directory_of(store).stat().st_dev in os_calls._nowait_unsupported:
         pytest.skip("this file system cannot read with RWF_NOWAIT (tmpfs, NFS): reads always use a thread")
     assert hops == []

@@ -142,7 +142,53 @@ async def test_delete_expired_keeps_entries_renewed_while_it_yielded() -> None:
     assert await store.get("k24999") == b"fresh"
 
 
-def test_repr_names_bounds() -> None:
+def test_repr_names_address_and_bounds() -> None:
     assert repr(MemoryStore(max_entries=5).with_namespace("x")) == (
-        "MemoryStore(namespace='x', max_entries=5, max_bytes=None)"
+        "MemoryStore(address='in-process', namespace='x', max_entries=5, max_bytes=None)"
     )
+
+
+def test_address_is_in_process() -> None:
+    store = MemoryStore()
+    assert store.address == "in-process"
+    assert store.with_namespace("x").address == "in-process"
+
+
+@pytest.mark.parametrize("amount", [2**63, -(2**63) - 1])
+async def test_incr_amount_beyond_64_bits_raises_value_error(amount: int) -> None:
+    store = MemoryStore()
+    with pytest.raises(ValueError, match="amount must fit in a signed 64-bit integer"):
+        await store.incr("n", amount)
+    assert await store.exists("n") is False
+
+
+@pytest.mark.parametrize(("start", "amount"), [(2**63 - 1, 1), (-(2**63), -1)])
+async def test_incr_past_64_bits_raises_value_error_and_keeps_the_counter(start: int, amount: int) -> None:
+    store = MemoryStore()
+    assert await store.incr("n", start) == start
+    with pytest.raises(ValueError, match="overflow a 64-bit integer"):
+        await store.incr("n", amount)
+    assert await store.get("n") == str(start).encode()
+
+
+@pytest.mark.parametrize(
+    ("url", "options"),
+    [
+        ("memory://?colour=blue", {}),
+        ("memory://?colour=", {}),
+        ("memory://?namespace=a&colour=1", {}),
+        ("memory://", {"colour": "blue"}),
+    ],
+)
+def test_from_url_unknown_option_raises_value_error_naming_it(url: str, options: dict[str, str]) -> None:
+    with pytest.raises(ValueError, match=r"Unknown option\(s\) 'colour' for memory://"):
+        MemoryStore.from_url(url, **options)
+
+
+async def test_from_url_namespace_is_a_child_of_a_new_store() -> None:
+    store = MemoryStore.from_url("memory://?namespace=app&max_entries=1")
+    assert isinstance(store, MemoryStore)
+    assert store.namespace == "app"
+    await store.set("a", b"1")
+    await store.set("b", b"2")
+    assert await store.count() == 1  # the bound of the new root applies to its namespace

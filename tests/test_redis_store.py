@@ -14,13 +14,13 @@ import redis.asyncio
 from litestar.exceptions import ImproperlyConfiguredException
 
 from litestar_kvstores import StoreError
-from litestar_kvstores._redis_common import RedisLikeStore
+from litestar_kvstores._redis.store import RedisLikeStore
 from litestar_kvstores.redis import RedisStore
 from litestar_kvstores.valkey import ValkeyStore
+from testservers.redis import Kind
 
 from .fixtures_redis import STORE_CLASSES, unique_namespace
 from .redis_support import ALL_BACKENDS, SINGLE_KINDS, counting_store, library_client, raw_client
-from .servers.redis import Kind
 
 
 @pytest.fixture(params=ALL_BACKENDS)
@@ -198,6 +198,15 @@ async def test_incr_rejects_a_non_int_amount(single_store: RedisLikeStore, amoun
     with pytest.raises(TypeError, match="amount"):
         await single_store.incr("c", amount)  # type: ignore[arg-type]
     assert not await single_store.exists("c")
+
+
+@pytest.mark.parametrize("amount", [2**63, -(2**63) - 1])
+async def test_incr_rejects_an_amount_outside_64_bits(single_store: RedisLikeStore, amount: int) -> None:
+    with pytest.raises(ValueError, match="64-bit"):
+        await single_store.incr("c", amount, expires_in=5)
+    assert not await single_store.exists("c")
+    assert await single_store.incr("c", 2**63 - 1) == 2**63 - 1
+    assert await single_store.incr("d", -(2**63)) == -(2**63)
 
 
 # --- bulk operations, keys -------------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 The abstract methods include the atomic primitives (``add``, ``compare_and_set``, ``compare_and_delete``): they have
 no generic implementation, so a third-party store writes them too; ``lock`` then works on it unchanged.
 
-It relies on every default of :class:`litestar_kvstores.base.KVStore` (``count``, ``get_many``, ``set_many``,
+It implements ``namespaces`` (which has no generic default) and relies on every default of
+:class:`litestar_kvstores.base.KVStore` (``count``, ``get_many``, ``set_many``,
 ``delete_many``, ``ping``, ``aclose``, ``address``), so this proves the defaults keep the contract too: bad input to
 ``set_many`` / ``delete_many`` writes nothing.
 """
@@ -133,6 +134,17 @@ class MinimalStore(KVStore):
         for path, key in list(self._entries):
             if path == self._path and self._live(key) is not None:
                 yield key
+
+    async def namespaces(self) -> AsyncIterator[str]:
+        prefix = f"{self._path}/" if self._path else ""
+        now = time.monotonic()
+        names = {
+            path[len(prefix) :].partition("/")[0]
+            for (path, _), (_, expiry) in list(self._entries.items())
+            if path != self._path and path.startswith(prefix) and (expiry is None or expiry > now)
+        }
+        for name in sorted(names):
+            yield name
 
 
 class TestMinimalStoreContract(StoreContract):

@@ -181,13 +181,13 @@ def test_file_urls_relative_and_absolute(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.chdir(tmp_path)
     relative = store_from_url("file://./data?namespace=app")
     assert isinstance(relative, FileStore)
-    assert relative.path == tmp_path / "data" / "app"
+    assert relative.address == str(tmp_path / "data" / "app")
     bare = store_from_url("file://data")
     assert isinstance(bare, FileStore)
-    assert bare.path == tmp_path / "data"
+    assert bare.address == str(tmp_path / "data")
     absolute = store_from_url(f"file://{tmp_path}/abs?fsync=true")
     assert isinstance(absolute, FileStore)
-    assert absolute.path == tmp_path / "abs"
+    assert absolute.address == str(tmp_path / "abs")
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from litestar_kvstores import KVStore, store_from_url
-
-from .servers.redis import Kind, start_sentinel, start_server
+from testservers.redis import Kind, start_sentinel, start_server
 
 
 @pytest.mark.parametrize("kind", ["redis", "valkey"])
@@ -21,7 +20,7 @@ async def test_sentinel_url(kind: Kind) -> None:
             await store.set("k", b"v", expires_in=60)
             assert await store.get("k") == b"v"
             with primary.client() as raw:
-                assert raw.get("viaurl:k") == b"v"
+                assert raw.get("LITESTAR/viaurl:k") == b"v"  # ?namespace= is a child of the default root
     finally:
         sentinel.stop()
         primary.stop()

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
+import time
 from functools import lru_cache
 from urllib.parse import quote
 
@@ -34,7 +35,9 @@ __all__ = (
     "TEMP_PREFIX",
     "CorruptEntryError",
     "entry_name",
+    "expires_at",
     "is_entry_name",
+    "is_expired",
     "pack_entry",
     "parse_header",
     "peek_expiry",
@@ -70,6 +73,16 @@ def entry_name(key: str) -> str:
     if len(quoted) <= _MAX_QUOTED_NAME:
         return "=" + quoted
     return "#" + hashlib.sha256(key.encode()).hexdigest()
+
+
+def expires_at(ttl: float | None) -> float:
+    """Return the ``expires_at`` field for a time-to-live of ``ttl`` seconds from now (0.0 for ``None``: never)."""
+    return 0.0 if ttl is None else time.time() + ttl
+
+
+def is_expired(expires_at: float, now: float) -> bool:
+    """Return ``True`` if an entry with this ``expires_at`` field has expired by ``now`` (0.0 never expires)."""
+    return 0.0 < expires_at <= now
 
 
 def is_entry_name(name: str) -> bool:

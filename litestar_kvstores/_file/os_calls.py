@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Iterator
 from types import TracebackType
 
-from ._file_format import HEADER_SIZE, LOCK_NAME, TEMP_PREFIX, CorruptEntryError, parse_header
+from .format import HEADER_SIZE, LOCK_NAME, TEMP_PREFIX, CorruptEntryError, parse_header
 
 if sys.platform != "win32":
     import fcntl

@@ -1,8 +1,9 @@
 """A MongoDB wire-protocol server for the tests: SecantusDB in a child process, in memory, on a loopback port.
 
-No real ``mongod`` can be installed here (see ``FACTS.md``), so the fixtures start SecantusDB through its Python
-API, which (unlike its console script) honours a short TTL sweep interval. Run as a module
-(``python -m tests.servers.mongo PORT``) it serves until it receives SIGTERM or SIGINT.
+No real ``mongod`` is installable from PyPI (every "memory server" package downloads the binary at run time), so the
+fixtures start SecantusDB, a wire-protocol server, through its Python API, which (unlike its console script) honours
+a short TTL sweep interval. ``KVSTORES_TEST_MONGO_URL`` runs the tests against a real server instead. Run as a module
+(``python -m testservers.mongo PORT``) it serves until it receives SIGTERM or SIGINT.
 """
 
 from __future__ import annotations
@@ -43,8 +44,8 @@ class MongoServer:
         Raises:
             RuntimeError: the server exited or did not answer within ``STARTUP_TIMEOUT`` seconds.
         """
-        argv = [sys.executable, "-m", "tests.servers.mongo", str(self.port)]
-        project_root = Path(__file__).resolve().parents[2]
+        argv = [sys.executable, "-m", "testservers.mongo", str(self.port)]
+        project_root = Path(__file__).resolve().parents[1]
         self._process = ServerProcess(argv, self.log_dir / f"mongo-{self.port}.log", cwd=project_root)
         wait_until(self._answers_ping, STARTUP_TIMEOUT, f"SecantusDB on port {self.port}", interval=0.05)
 

@@ -1,0 +1,78 @@
+"""``AtomicRateLimitMiddleware``: Litestar's own ``RateLimitConfig``, counting with one atomic ``incr``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, cast
+
+from litestar.exceptions import ImproperlyConfiguredException
+from litestar.middleware.rate_limit import RateLimitConfig, RateLimitMiddleware
+
+from ._config import rate_limit_headers, refuse_if_over, with_headers
+from ._startup import CheckedStore
+from ._windows import DURATIONS, Counter, Limit, WindowEnds, count_request
+
+if TYPE_CHECKING:
+    from litestar.connection import Request
+    from litestar.types import ASGIApp, Receive, Scope, Send
+
+__all__ = ("AtomicRateLimitMiddleware",)
+
+
+class AtomicRateLimitMiddleware(RateLimitMiddleware):
+    """A ``RateLimitMiddleware`` whose limit holds across processes sharing the store.
+
+    Use it as the ``middleware_class`` of Litestar's own config::
+
+        RateLimitConfig(rate_limit=("minute", 100), middleware_class=AtomicRateLimitMiddleware, store="redis")
+
+    Litestar's middleware reads a JSON history, appends to it and writes it back under a per-process lock, so
+    concurrent requests in several workers can all pass the limit; this one counts with the store's atomic
+    ``incr``. The window is fixed and starts with the first counted request (the counter is created with an
+    expiry of one unit), never at a clock boundary.
+
+    Sends Litestar's ``RateLimit-Policy`` / ``-Limit`` / ``-Remaining`` / ``-Reset`` headers (when the config asks
+    for them): Remaining is the limit minus the count so far (``0`` on a 429), Reset the whole seconds until the
+    window ends. A 429 always carries ``Retry-After``.
+
+    Raises:
+        ImproperlyConfiguredException: when the application is built, the unit is unknown or the limit is not a
+            positive ``int``; when it starts (or, if the application could not be found while it was being built,
+            at the first request), the configured store has no atomic ``incr`` (Litestar's own stores have none).
+    """
+
+    def __init__(self, app: ASGIApp, config: RateLimitConfig) -> None:
+        unit, max_requests = config.rate_limit
+        if unit not in DURATIONS:
+            raise ImproperlyConfiguredException(
+                f"{type(self).__name__}: unknown rate limit unit {unit!r}, use one of {', '.join(DURATIONS)}"
+            )
+        if isinstance(max_requests, bool) or not isinstance(max_requests, int) or max_requests <= 0:
+            raise ImproperlyConfiguredException(
+                f"{type(self).__name__}: the limit per {unit} must be a positive int, got {max_requests!r}"
+            )
+        super().__init__(app, config)
+        self.limit = Limit(unit, max_requests)
+        self.window_ends = WindowEnds()
+        self._store = CheckedStore(app, config.store, type(self).__name__)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Count the request, answer 429 past the limit, else call the application with the headers added."""
+        app = scope["litestar_app"]
+        request: Request[Any, Any, Any] = app.request_class(scope)
+        if not await self.should_check_request(request=request):
+            await self.app(scope, receive, send)
+            return
+        store = self._store.get(app)
+        set_headers = self.config.set_rate_limit_headers
+        (usage,) = await count_request(
+            cast(Counter, store),
+            self.cache_key_from_request(request),
+            [self.limit],
+            "fixed",
+            want_reset=set_headers,
+            ends=self.window_ends,
+        )
+        refuse_if_over(self.config, usage)
+        if set_headers:
+            send = with_headers(send, rate_limit_headers(self.config, usage))
+        await self.app(scope, receive, send)

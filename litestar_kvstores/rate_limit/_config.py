@@ -1,0 +1,282 @@
+"""``KVRateLimitConfig``: several limits, fixed or sliding windows, per-route budgets, a defined store outage."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+from litestar.datastructures import MutableScopeHeaders
+from litestar.enums import ScopeType
+from litestar.exceptions import ServiceUnavailableException, TooManyRequestsException
+from litestar.middleware.base import AbstractMiddleware, DefineMiddleware
+from litestar.middleware.rate_limit import get_remote_address
+from litestar.utils import ensure_async_callable
+
+from ..errors import StoreUnavailableError
+from ._startup import CheckedStore
+from ._windows import DURATIONS, Counter, DurationUnit, Limit, Strategy, Usage, WindowEnds, count_request
+
+if TYPE_CHECKING:
+    from litestar import Litestar
+    from litestar.connection import Request
+    from litestar.stores.base import Store
+    from litestar.types import ASGIApp, Message, Receive, Scope, Send, SyncOrAsyncUnion
+
+__all__ = ("KVRateLimitConfig", "KVRateLimitMiddleware", "rate_limit_headers", "refuse_if_over", "with_headers")
+
+logger = logging.getLogger("litestar_kvstores.rate_limit")
+
+KEY_PREFIX = "KVRateLimit"
+RateLimitScope = Literal["client", "route"] | Callable[["Request[Any, Any, Any]"], str]
+UNREACHABLE = (StoreUnavailableError, OSError)
+"""What an unreachable store raises: ours raise ``StoreUnavailableError``, others an ``OSError`` of their client."""
+
+
+def _check_limits(limits: Sequence[tuple[str, int]]) -> tuple[Limit, ...]:
+    if isinstance(limits, str) or (isinstance(limits, tuple) and limits and isinstance(limits[0], str)):
+        raise TypeError('limits must be a list of (unit, count) pairs, e.g. [("second", 10), ("hour", 1000)]')
+    checked: list[Limit] = []
+    for item in limits:
+        if not isinstance(item, tuple | list) or len(item) != 2:
+            raise TypeError(f"A limit must be a (unit, count) pair, not {item!r}")
+        unit, count = item
+        if unit not in DURATIONS:
+            raise ValueError(f"Unknown rate limit unit {unit!r}: use one of {', '.join(DURATIONS)}")
+        if isinstance(count, bool) or not isinstance(count, int):
+            raise TypeError(f"The limit per {unit} must be an int, not {type(count).__name__}")
+        if count <= 0:
+            raise ValueError(f"The limit per {unit} must be positive, got {count}")
+        if any(limit.unit == unit for limit in checked):
+            raise ValueError(f"Two limits per {unit}: give each unit once")
+        checked.append(Limit(cast(DurationUnit, unit), count))
+    if not checked:
+        raise ValueError("limits is empty: give at least one (unit, count) pair")
+    return tuple(checked)
+
+
+class _Outage:
+    """Logs one WARNING when the store becomes unreachable and one INFO when it answers again."""
+
+    __slots__ = ("down",)
+
+    def __init__(self) -> None:
+        self.down = False
+
+    def failed(self, store_name: str, store: Store, fail_open: bool, error: BaseException) -> None:
+        if not self.down:
+            self.down = True
+            outcome = "lets requests through unlimited" if fail_open else "answers 503"
+            address = getattr(store, "address", type(store).__name__)
+            logger.warning(
+                "Rate limiting store %r (%s) is unreachable, rate limiting %s until it answers again: %s",
+                store_name,
+                address,
+                outcome,
+                error,
+            )
+
+    def recovered(self, store_name: str) -> None:
+        if self.down:
+            self.down = False
+            logger.info("Rate limiting store %r answers again", store_name)
+
+
+@dataclass
+class KVRateLimitConfig:
+    """Rate limiting with several limits at once, exact across processes sharing the store.
+
+    ``app = Litestar(..., middleware=[KVRateLimitConfig(limits=[("second", 10), ("hour", 1000)]).middleware])``
+
+    Every limit must pass, and every request counts against every limit, refused or not.
+
+    Attributes:
+        limits: ``(unit, count)`` pairs, units ``"second"``, ``"minute"``, ``"hour"``, ``"day"``, each unit once.
+        store: The name of the application's store that holds the counters; it needs an atomic ``incr`` (every
+            store of this package has one). Checked when the application starts.
+        strategy: ``"fixed"``: a window starts at the first counted request and lasts one unit. ``"sliding"``: the
+            previous (clock-aligned) window's count weighted by how much of it still overlaps the last unit, so a
+            burst across a window's edge gets little more than the limit.
+        scope: Whose budget a request draws on: ``"client"`` (one per identifier, across all routes),
+            ``"route"`` (one per identifier and route handler), or a callable ``request -> key``.
+        fail_open: When the store is unreachable: ``True`` lets requests through (one WARNING per outage),
+            ``False`` answers 503.
+        exclude: Path patterns that are not rate limited (as Litestar's ``RateLimitConfig``).
+        exclude_opt_key: A route handler ``opt`` key that switches rate limiting off for the handler.
+        identifier_for_request: The client's identifier (its address by default; behind a proxy see
+            :func:`forwarded_for_identifier`).
+        check_throttle_handler: A sync or async callable ``request -> bool``; ``False`` skips rate limiting.
+        set_rate_limit_headers: Send the ``RateLimit-*`` headers (a 429 always has ``Retry-After``).
+
+    Raises:
+        TypeError: a field has the wrong type.
+        ValueError: a unit is unknown, a count is not positive, a unit repeats, or a field has an unknown value.
+    """
+
+    limits: Sequence[tuple[str, int]]
+    store: str = "rate_limit"
+    strategy: Strategy = "fixed"
+    scope: RateLimitScope = "client"
+    fail_open: bool = False
+    exclude: str | list[str] | None = None
+    exclude_opt_key: str | None = None
+    identifier_for_request: Callable[[Request[Any, Any, Any]], str] = get_remote_address
+    check_throttle_handler: Callable[[Request[Any, Any, Any]], SyncOrAsyncUnion[bool]] | None = None
+    set_rate_limit_headers: bool = True
+    rate_limit_policy_header_key: str = "RateLimit-Policy"
+    rate_limit_remaining_header_key: str = "RateLimit-Remaining"
+    rate_limit_reset_header_key: str = "RateLimit-Reset"
+    rate_limit_limit_header_key: str = "RateLimit-Limit"
+    checked_limits: tuple[Limit, ...] = field(init=False, repr=False, compare=False)
+    """The validated limits."""
+    outage: _Outage = field(init=False, repr=False, compare=False, default_factory=_Outage)
+    window_ends: WindowEnds = field(init=False, repr=False, compare=False, default_factory=WindowEnds)
+
+    def __post_init__(self) -> None:
+        self.checked_limits = _check_limits(self.limits)
+        if self.strategy not in ("fixed", "sliding"):
+            raise ValueError(f'Unknown rate limit strategy {self.strategy!r}: use "fixed" or "sliding"')
+        if isinstance(self.scope, str) and self.scope not in ("client", "route"):
+            raise ValueError(f'Unknown rate limit scope {self.scope!r}: use "client", "route" or a callable')
+        if not isinstance(self.scope, str) and not callable(self.scope):
+            raise TypeError(f"scope must be a str or a callable, not {type(self.scope).__name__}")
+        if not isinstance(self.store, str) or not self.store:
+            raise TypeError("store must be the name of a store of the application")
+
+    @property
+    def middleware(self) -> DefineMiddleware:
+        """The middleware to put in ``Litestar(middleware=[...])`` (or a router's or handler's ``middleware``)."""
+        return DefineMiddleware(KVRateLimitMiddleware, config=self)
+
+    def get_store_from_app(self, app: Litestar) -> Store:
+        """Return the application's store named :attr:`store`."""
+        return app.stores.get(self.store)
+
+
+def rate_limit_headers(config: Any, usage: Usage) -> dict[str, str]:
+    """The ``RateLimit-*`` headers of ``usage``, named as ``config`` (ours or Litestar's) names them."""
+    limit = usage.limit
+    return {
+        config.rate_limit_policy_header_key: limit.policy,
+        config.rate_limit_limit_header_key: str(limit.max_requests),
+        config.rate_limit_remaining_header_key: str(usage.remaining),
+        config.rate_limit_reset_header_key: str(usage.reset),
+    }
+
+
+def reported(usages: Sequence[Usage]) -> Usage:
+    """The usage the headers describe: the refusing limit that frees up last, else the one with fewest left."""
+    refused = [usage for usage in usages if not usage.allowed]
+    if refused:
+        return max(refused, key=lambda usage: usage.retry_after)
+    return min(usages, key=lambda usage: usage.remaining)  # ties: the first in the order of the limits
+
+
+def refuse_if_over(config: Any, usage: Usage) -> None:
+    """Raise a 429 when ``usage`` is over its limit: ``Retry-After``, and the ``RateLimit-*`` headers if configured.
+
+    Raises:
+        TooManyRequestsException: ``usage`` is over its limit.
+    """
+    if usage.allowed:
+        return
+    headers = rate_limit_headers(config, usage) if config.set_rate_limit_headers else {}
+    headers["Retry-After"] = str(usage.retry_after)
+    raise TooManyRequestsException(headers=headers)
+
+
+def with_headers(send: Send, headers: dict[str, str]) -> Send:
+    """Return a ``send`` that adds ``headers`` to the response's start message."""
+
+    async def send_wrapper(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message.setdefault("headers", [])
+            response_headers = MutableScopeHeaders(message)
+            for name, value in headers.items():
+                response_headers[name] = value
+        await send(message)
+
+    return send_wrapper
+
+
+def _route_id(request: Request[Any, Any, Any]) -> str:
+    """The route handler as a key part that is the same in every process: its methods and paths."""
+    handler = request.scope["route_handler"]
+    methods = ",".join(sorted(getattr(handler, "http_methods", ()) or ()))
+    return f"{methods} {','.join(sorted(handler.paths))}"
+
+
+class KVRateLimitMiddleware(AbstractMiddleware):
+    """The middleware of :class:`KVRateLimitConfig` (use ``config.middleware``).
+
+    Counts each request with :func:`~litestar_kvstores.rate_limit._windows.count_request`; answers 429 with
+    ``Retry-After`` and the ``RateLimit-*`` headers of the refusing limit, 503 when the store is unreachable and
+    ``fail_open`` is false.
+
+    Raises:
+        ImproperlyConfiguredException: at start-up (or at the first request when the application could not be
+            found while it was being built), the store has no atomic ``incr``.
+    """
+
+    def __init__(self, app: ASGIApp, config: KVRateLimitConfig) -> None:
+        super().__init__(
+            app=app, exclude=config.exclude, exclude_opt_key=config.exclude_opt_key, scopes={ScopeType.HTTP}
+        )
+        self.config = config
+        self.check_throttle_handler = (
+            cast(
+                "Callable[[Request[Any, Any, Any]], Awaitable[bool]]",
+                ensure_async_callable(config.check_throttle_handler),
+            )
+            if config.check_throttle_handler
+            else None
+        )
+        self._store = CheckedStore(app, config.store, type(self).__name__)
+        self._route_ids: dict[int, str] = {}
+
+    def key_for(self, request: Request[Any, Any, Any]) -> str:
+        """Return the budget's key of ``request`` (before each limit's suffix)."""
+        scope = self.config.scope
+        if callable(scope):
+            return f"{KEY_PREFIX}::{scope(request)}"
+        identifier = self.config.identifier_for_request(request)
+        if scope == "client":
+            return f"{KEY_PREFIX}::{identifier}"
+        handler_id = id(request.scope["route_handler"])
+        route = self._route_ids.get(handler_id)
+        if route is None:
+            route = self._route_ids[handler_id] = _route_id(request)
+        return f"{KEY_PREFIX}::{identifier}::{route}"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Count the request against every limit; answer 429 past one, else call the application."""
+        app = scope["litestar_app"]
+        request: Request[Any, Any, Any] = app.request_class(scope)
+        if self.check_throttle_handler is not None and not await self.check_throttle_handler(request):
+            await self.app(scope, receive, send)
+            return
+        config = self.config
+        store = self._store.get(app)
+        try:
+            usages = await count_request(
+                cast(Counter, store),
+                self.key_for(request),
+                config.checked_limits,
+                config.strategy,
+                want_reset=config.set_rate_limit_headers,
+                ends=config.window_ends,
+            )
+        except UNREACHABLE as error:
+            config.outage.failed(config.store, store, config.fail_open, error)
+            if not config.fail_open:
+                raise ServiceUnavailableException("Rate limiting is unavailable") from error
+            await self.app(scope, receive, send)
+            return
+        if config.outage.down:
+            config.outage.recovered(config.store)
+        usage = reported(usages)
+        refuse_if_over(config, usage)
+        if config.set_rate_limit_headers:
+            send = with_headers(send, rate_limit_headers(config, usage))
+        await self.app(scope, receive, send)

@@ -1,0 +1,258 @@
+"""Counting one request against several limits with a store's atomic public operations.
+
+Two strategies:
+
+- ``fixed``: one counter per limit, created by ``incr`` with an expiry of one window, so the window starts at the
+  first counted request and ends one unit later.
+- ``sliding``: a sliding-window counter. Windows are aligned to the clock; the request is counted in the current
+  window's counter (kept for two windows) and the previous window's count is weighted by the part of it that
+  still overlaps the last unit: ``estimate = previous * (1 - elapsed / window) + current``.
+
+Every operation of one request is issued at once (``asyncio.gather``), never one after another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from litestar.stores.base import Store
+
+__all__ = (
+    "DURATIONS",
+    "Counter",
+    "DurationUnit",
+    "Limit",
+    "Strategy",
+    "Usage",
+    "WindowEnds",
+    "count_request",
+    "has_atomic_incr",
+)
+
+Strategy = Literal["fixed", "sliding"]
+DurationUnit = Literal["second", "minute", "hour", "day"]
+
+DURATIONS: dict[str, int] = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+"""Seconds per unit, the units of Litestar's ``RateLimitConfig``."""
+
+
+class Counter(Protocol):
+    """The part of a store the rate limiter uses: Litestar's ``get`` plus an atomic ``incr``."""
+
+    async def get(self, key: str, renew_for: Any = None) -> bytes | None: ...
+
+    async def incr(self, key: str, amount: int = 1, expires_in: Any = None) -> int: ...
+
+    async def expires_in(self, key: str) -> int | None: ...
+
+
+def has_atomic_incr(store: Store) -> bool:
+    """Return whether ``store`` offers the contract's atomic ``incr`` (Litestar's own stores do not)."""
+    return callable(getattr(store, "incr", None))
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """At most ``max_requests`` per ``unit``."""
+
+    unit: DurationUnit
+    max_requests: int
+
+    @property
+    def seconds(self) -> int:
+        return DURATIONS[self.unit]
+
+    @property
+    def policy(self) -> str:
+        """The limit as the ``RateLimit-Policy`` header states it: ``"10; w=60"``."""
+        return f"{self.max_requests}; w={self.seconds}"
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Where one limit stands after counting the request.
+
+    Attributes:
+        limit: The limit.
+        used: Requests counted in the window (the weighted estimate for ``sliding``).
+        reset: Whole seconds until the window ends (``RateLimit-Reset``).
+        retry_after: Whole seconds until a new request would be admitted, if none is sent meanwhile.
+    """
+
+    limit: Limit
+    used: float
+    reset: int
+    retry_after: int
+
+    @property
+    def allowed(self) -> bool:
+        return self.used <= self.limit.max_requests
+
+    @property
+    def remaining(self) -> int:
+        """Requests left in the window, never negative."""
+        return max(self.limit.max_requests - math.ceil(self.used), 0)
+
+
+async def count_request(
+    store: Counter,
+    key: str,
+    limits: Sequence[Limit],
+    strategy: Strategy,
+    *,
+    want_reset: bool,
+    ends: WindowEnds,
+) -> list[Usage]:
+    """Count one request under ``key`` against every limit and return each limit's :class:`Usage`, in order.
+
+    Args:
+        store: A store with an atomic ``incr``.
+        key: The budget's key; each limit appends its own suffix.
+        limits: The limits (distinct units).
+        strategy: ``"fixed"`` or ``"sliding"``.
+        want_reset: For ``fixed``, make every ``reset`` exact, not only a refused limit's: a counter whose window
+            end ``ends`` does not know yet has its lifetime read (``expires_in``) in a second batch.
+        ends: For ``fixed``, the window ends this process knows.
+
+    Raises:
+        StoreError: the store failed (``StoreUnavailableError`` when it is unreachable).
+    """
+    if strategy == "sliding":
+        return await _count_sliding(store, key, limits)
+    return await _count_fixed(store, key, limits, want_reset=want_reset, ends=ends)
+
+
+async def _gather(calls: Sequence[Awaitable[Any]]) -> list[Any]:
+    if len(calls) == 1:  # no task to create for a single call
+        return [await calls[0]]
+    return list(await asyncio.gather(*calls))
+
+
+def _fixed_key(key: str, limit: Limit) -> str:
+    return f"{key}::fixed::{limit.unit}"
+
+
+class WindowEnds:
+    """When fixed windows end, remembered in this process (least recently used first out).
+
+    A counter's expiry is set when it is created and never moved, so its end, once known, stays true until it
+    passes: the reset time is read from the store once per window and key, not once per request.
+    """
+
+    __slots__ = ("_ends", "max_entries")
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self.max_entries = max_entries
+        self._ends: OrderedDict[str, float] = OrderedDict()
+
+    def get(self, key: str, now: float) -> float | None:
+        end = self._ends.get(key)
+        if end is None:
+            return None
+        if end <= now:
+            del self._ends[key]
+            return None
+        self._ends.move_to_end(key)
+        return end
+
+    def set(self, key: str, end: float) -> None:
+        self._ends[key] = end
+        self._ends.move_to_end(key)
+        if len(self._ends) > self.max_entries:
+            self._ends.popitem(last=False)
+
+
+async def _count_fixed(
+    store: Counter, key: str, limits: Sequence[Limit], *, want_reset: bool, ends: WindowEnds
+) -> list[Usage]:
+    keys = [_fixed_key(key, limit) for limit in limits]
+    counts: list[int] = await _gather(
+        [store.incr(counter, 1, expires_in=limit.seconds) for counter, limit in zip(keys, limits, strict=True)]
+    )
+    now = time.monotonic()
+    window_ends: list[float | None] = []
+    for counter, count, limit in zip(keys, counts, limits, strict=True):
+        if count == 1:  # this request created the counter: its window is a whole unit from now
+            ends.set(counter, now + limit.seconds)
+        window_ends.append(ends.get(counter, now))
+    unknown = [
+        i
+        for i, (end, count, limit) in enumerate(zip(window_ends, counts, limits, strict=True))
+        if end is None and (want_reset or count > limit.max_requests)
+    ]
+    if unknown:  # once per window and key in this process (or after the memory of it was evicted)
+        lifetimes = await _gather([store.expires_in(keys[i]) for i in unknown])
+        for i, lifetime in zip(unknown, lifetimes, strict=True):
+            window_ends[i] = now + (lifetime or limits[i].seconds)
+            ends.set(keys[i], window_ends[i] or now)
+    usages = []
+    for count, end, limit in zip(counts, window_ends, limits, strict=True):
+        reset = limit.seconds if end is None else min(max(math.ceil(end - now), 1), limit.seconds)
+        usages.append(Usage(limit, count, reset, reset))
+    return usages
+
+
+def _sliding_keys(key: str, limit: Limit, now: float) -> tuple[str, str, float]:
+    """Return the current and the previous window's counter keys and the seconds elapsed in the current window."""
+    window = int(now // limit.seconds)
+    base = f"{key}::sliding::{limit.unit}::"
+    return f"{base}{window}", f"{base}{window - 1}", now - window * limit.seconds
+
+
+async def _count_sliding(store: Counter, key: str, limits: Sequence[Limit]) -> list[Usage]:
+    now = time.time()
+    windows = [_sliding_keys(key, limit, now) for limit in limits]
+    increments = [
+        store.incr(current, 1, expires_in=2 * limit.seconds)  # still readable as "previous" in the next window
+        for (current, _, _), limit in zip(windows, limits, strict=True)
+    ]
+    previous_keys = [previous for _, previous, _ in windows]
+    get_many = getattr(store, "get_many", None)
+    if get_many is not None:
+        results = await _gather([*increments, get_many(previous_keys)])
+        previous_values = [results[-1].get(previous) for previous in previous_keys]
+    else:
+        results = await _gather([*increments, *(store.get(previous) for previous in previous_keys)])
+        previous_values = results[len(limits) :]
+    usages = []
+    counts = results[: len(limits)]
+    for current, previous_raw, (_, _, elapsed), limit in zip(counts, previous_values, windows, limits, strict=True):
+        previous = _as_count(previous_raw)
+        period = limit.seconds
+        used = previous * (1 - elapsed / period) + current
+        retry_after = _sliding_retry_after(limit, previous, current, elapsed)
+        usages.append(Usage(limit, used, max(math.ceil(period - elapsed), 1), retry_after))
+    return usages
+
+
+def _as_count(raw: bytes | None) -> int:
+    if raw is None:
+        return 0
+    try:
+        return int(raw)
+    except ValueError:  # not written by us; count nothing rather than fail every request
+        return 0
+
+
+def _sliding_retry_after(limit: Limit, previous: int, current: int, elapsed: float) -> int:
+    """Seconds until one more request would be admitted if none is sent meanwhile (at least 1).
+
+    The next request adds one to ``current``: it is admitted once ``previous`` has decayed enough in this window,
+    or, when ``current`` alone fills the limit, once ``current`` (then the previous window) has decayed in the next.
+    """
+    period, allowed = limit.seconds, limit.max_requests
+    if current + 1 <= allowed:
+        # previous * (1 - t / period) + current + 1 <= allowed, solved for t
+        at = period * (1 - (allowed - current - 1) / previous) if previous else elapsed
+        wait = max(at - elapsed, 0.0)
+    else:
+        # in the next window: current * (1 - t / period) + 1 <= allowed
+        wait = period - elapsed + period * (1 - (allowed - 1) / current)
+    return max(math.ceil(wait), 1)
