@@ -206,13 +206,7 @@ class RedisLikeStore(KVStore):
             StoreUnavailableError: the server cannot be reached.
             StoreError: the server rejected the write.
         """
-        name = self._prefix + check_key(key)
-        data = encode_value(value)
-        milliseconds = _ttl_milliseconds(expires_in)
-        conn = self._conn
-        with conn.errors:
-            client = await conn.ready_client()
-            await client.set(name, data, px=milliseconds)
+        await self._set(key, value, expires_in, only_if_missing=False)
 
     async def get(self, key: str, renew_for: TTL | None = None) -> bytes | None:
         """Return the value of ``key``, or ``None`` when it is missing or expired.
@@ -309,13 +303,17 @@ class RedisLikeStore(KVStore):
             TypeError, ValueError: as :meth:`set`.
             StoreUnavailableError: the server cannot be reached.
         """
+        return await self._set(key, value, expires_in, only_if_missing=True)
+
+    async def _set(self, key: str, value: str | bytes, expires_in: TTL | None, *, only_if_missing: bool) -> bool:
+        """``SET`` (``NX`` when ``only_if_missing``) with a millisecond expiry; whether the server wrote."""
         name = self._prefix + check_key(key)
         data = encode_value(value)
         milliseconds = _ttl_milliseconds(expires_in)
         conn = self._conn
         with conn.errors:
             client = await conn.ready_client()
-            written = await client.set(name, data, px=milliseconds, nx=True)
+            written = await client.set(name, data, px=milliseconds, nx=only_if_missing)
         return bool(written)
 
     async def compare_and_set(
