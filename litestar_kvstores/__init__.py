@@ -6,13 +6,15 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from .base import TTL, KVStore
-from .cache import invalidate_path, invalidate_path_prefix
-from .errors import StoreError, StoreUnavailableError
+from .cache import KVResponseCacheConfig, invalidate_handler, invalidate_path, invalidate_path_prefix, invalidate_tags
+from .errors import LockTimeoutError, StoreError, StoreUnavailableError
 from .file import FileStore
+from .lock import StoreLock
 from .memory import MemoryStore
 from .plugin import KVStoresConfig, KVStoresPlugin, provide_store
 from .rate_limit import AtomicRateLimitMiddleware, KVRateLimitConfig, forwarded_for_identifier
 from .registry import StoreRegistry
+from .sessions import CASSessionConfig, SessionConflictError
 from .urls import redact_url, register_scheme, store_from_url
 
 if TYPE_CHECKING:
@@ -33,25 +35,32 @@ if TYPE_CHECKING:
 __all__ = (
     "TTL",
     "AtomicRateLimitMiddleware",
+    "CASSessionConfig",
     "CompressedStore",
     "FallbackStore",
     "FileStore",
     "InstrumentedStore",
     "KVRateLimitConfig",
+    "KVResponseCacheConfig",
     "KVStore",
     "KVStoresConfig",
     "KVStoresPlugin",
     "LimitedStore",
+    "LockTimeoutError",
     "MemoryStore",
     "ReadOnlyStore",
     "RetryStore",
+    "SessionConflictError",
     "StoreError",
+    "StoreLock",
     "StoreRegistry",
     "StoreUnavailableError",
     "TieredStore",
     "forwarded_for_identifier",
+    "invalidate_handler",
     "invalidate_path",
     "invalidate_path_prefix",
+    "invalidate_tags",
     "provide_store",
     "redact_url",
     "register_scheme",
