@@ -90,7 +90,7 @@ class Connection:
                 await self.client.initialize()
                 self.ready = True
 
-    async def run_script(self, script: Script, key: str, *args: int) -> Any:
+    async def run_script(self, script: Script, key: str, *args: int | bytes) -> Any:
         """Run ``script`` on ``key`` with ``args`` in one round trip (two more if the server lacks the script)."""
         try:
             return await self.client.evalsha(script.sha, 1, key, *args)

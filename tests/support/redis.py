@@ -1,0 +1,52 @@
+"""Helpers shared by the Redis/Valkey test modules: raw clients for inspection and a round-trip counter."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis.asyncio
+import valkey.asyncio
+
+from litestar_kvstores._redis.store import RedisLikeStore
+from tests.support.stores import STORE_CLASSES
+from testservers.redis import Kind
+
+SINGLE_KINDS: list[Kind] = ["redis", "valkey"]
+ALL_BACKENDS = ["redis", "valkey", "redis_cluster", "valkey_cluster"]
+
+
+def raw_client(url: str) -> redis.asyncio.Redis:
+    """A plain client (speaks to Redis and Valkey alike) for looking at what the store wrote."""
+    return redis.asyncio.Redis.from_url(url)
+
+
+class _RedisCountingConnection(redis.asyncio.Connection):
+    sends = 0
+
+    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        type(self).sends += 1
+        await super().send_packed_command(command, check_health)
+
+
+class _ValkeyCountingConnection(valkey.asyncio.Connection):
+    sends = 0
+
+    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        type(self).sends += 1
+        await super().send_packed_command(command, check_health)
+
+
+def library_client(kind: Kind, url: str) -> Any:
+    """A client of ``kind``'s own library (``redis.asyncio.Redis`` or ``valkey.asyncio.Valkey``)."""
+    client_class = redis.asyncio.Redis if kind == "redis" else valkey.asyncio.Valkey
+    return client_class.from_url(url)
+
+
+COUNTING_CONNECTIONS: dict[Kind, Any] = {"redis": _RedisCountingConnection, "valkey": _ValkeyCountingConnection}
+
+
+def counting_store(kind: Kind, url: str, namespace: str) -> tuple[RedisLikeStore, Any]:
+    """Return a store whose connections count the writes they send (one per round trip), and that counter class."""
+    connection_class = COUNTING_CONNECTIONS[kind]
+    store = STORE_CLASSES[kind].with_client(url, namespace=namespace, connection_class=connection_class)
+    return store, connection_class
