@@ -134,6 +134,8 @@ class _PostgresErrors(ErrorTranslator):
             detail = detail.replace(self.secret, "***")
         if isinstance(exc, _UNAVAILABLE):
             return StoreUnavailableError(f"PostgreSQL at {self.address} is unavailable: {detail}")
+        if isinstance(exc, asyncpg.exceptions.ProgramLimitExceededError):  # e.g. a key too long for the index
+            return ValueError(f"Too large for PostgreSQL at {self.address}: {detail}")
         return StoreError(f"PostgreSQL at {self.address} failed: {detail}")
 
 

@@ -24,7 +24,7 @@ from litestar_kvstores import FileStore
 from litestar_kvstores._file import blocking
 from litestar_kvstores._file.format import TEMP_PREFIX
 
-from .reliability_support import profile
+from .support import profile
 
 KEYS = [f"key-{n}" for n in range(16)]
 WRITERS = 3
@@ -32,7 +32,7 @@ WRITERS = 3
 WRITER = """
 import asyncio, random, sys
 from litestar_kvstores import FileStore
-from tests.test_crash_file import value_of
+from tests.reliability.test_crash_file import value_of
 
 async def main(directory, seed):
     rng = random.Random(seed)
@@ -54,7 +54,7 @@ asyncio.run(main(sys.argv[1], int(sys.argv[2])))
 READER = """
 import asyncio, sys
 from litestar_kvstores import FileStore
-from tests.test_crash_file import check_value
+from tests.reliability.test_crash_file import check_value
 
 async def main(directory):
     async with FileStore(directory) as store:
@@ -98,7 +98,7 @@ def check_value(key: str, value: bytes | None) -> str | None:
 def spawn(script: str, *args: str) -> subprocess.Popen[str]:
     """Start ``script`` in a new interpreter with the repository on its path."""
     return subprocess.Popen(
-        [sys.executable, "-c", script, *args], stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parent.parent
+        [sys.executable, "-c", script, *args], stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[2]
     )
 
 

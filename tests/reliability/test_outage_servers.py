@@ -22,12 +22,11 @@ from redis.crc import key_slot
 from litestar_kvstores import StoreUnavailableError
 from litestar_kvstores.base import KVStore
 from litestar_kvstores.mongo import MongoStore
-
-from .fixtures_redis import STORE_CLASSES, unique_namespace
-from .mongo_support import collect_sockets_leaked_by_pymongo
-from .servers.mongo import start_mongo_server
-from .servers.process import free_port
-from .servers.redis import Kind, _slot_ranges, start_cluster, start_server
+from tests.support.mongo import collect_sockets_leaked_by_pymongo
+from tests.support.stores import STORE_CLASSES, unique_namespace
+from testservers.mongo import start_mongo_server
+from testservers.process import free_port
+from testservers.redis import Kind, _slot_ranges, start_cluster, start_server
 
 TIMEOUT = 1.0
 """The store's socket / server-selection timeout in these tests, seconds."""

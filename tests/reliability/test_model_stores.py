@@ -36,9 +36,11 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_as_test
 
+from litestar_kvstores import MemoryStore
 from litestar_kvstores.base import TTL, KVStore
+from tests.support.wrappers import WRAPPERS
 
-from .reliability_support import profile
+from .support import profile
 
 T = TypeVar("T")
 Path = tuple[str, ...]
@@ -50,7 +52,9 @@ KEYS = ["k", "K", "a:b", "a/b", "../x", "ü", "k k", "%tmp-1-0", "=k", "a"]
 VALUES: list[bytes | str] = [b"", b"v", b"7", b"-3", b"\x00\xff", "text-ü"]
 MARGIN = 0.05
 """Seconds of slack around a deadline for clock resolution (milliseconds on servers) and clock reads."""
-CONTROLLABLE = {"memory", "file"}
+CONTROLLABLE = {"memory", "file", "sqlite"}
+"""Backends whose clock the test moves: memory (``litestar_kvstores.memory.monotonic``), file and SQLite
+(``time.time``)."""
 INTEGER = re.compile(rb"-?(0|[1-9][0-9]*)")
 
 
@@ -293,6 +297,52 @@ def machine_class(
                         max(entry.deadline[1], t1 + seconds(ttl)),
                     )
 
+        @rule(path=any_path, key=any_key, value=any_value, ttl=expiries)
+        def add(self, path: Path, key: str, value: bytes | str, ttl: TTL | None) -> None:
+            slot = (path, key)
+            answer, t0, t1 = self.timed(self.store(path).add(key, value, expires_in=ttl))
+            state = self.model.state(slot, t0, t1)
+            if state in (State.MISSING, State.EXPIRED):
+                assert answer is True, f"add to the missing {slot} refused"
+            elif state is State.ALIVE:
+                assert answer is False, f"add over the live {slot} wrote"
+            if answer:
+                self.model.put(slot, encoded(value), ttl, t0, t1)
+
+        @rule(path=any_path, key=any_key, expected=st.one_of(st.none(), any_value), value=any_value, ttl=expiries)
+        def compare_and_set(
+            self, path: Path, key: str, expected: bytes | str | None, value: bytes | str, ttl: TTL | None
+        ) -> None:
+            slot = (path, key)
+            answer, t0, t1 = self.timed(self.store(path).compare_and_set(key, expected, value, expires_in=ttl))
+            state = self.model.state(slot, t0, t1)
+            entry = self.model.entries.get(slot)
+            if_alive = entry is not None and expected is not None and entry.value == encoded(expected)
+            if state in (State.MISSING, State.EXPIRED):
+                assert answer is (expected is None), f"compare_and_set({expected!r}) of the missing {slot}: {answer}"
+            elif state is State.ALIVE:
+                assert answer is if_alive, f"compare_and_set({expected!r}) of {slot}: {answer}"
+            elif state is State.UNCERTAIN and not answer and if_alive:
+                self.model.drop(slot)  # it refused a match: the entry had expired
+            if answer:
+                self.model.put(slot, encoded(value), ttl, t0, t1)
+
+        @rule(path=any_path, key=any_key, expected=any_value)
+        def compare_and_delete(self, path: Path, key: str, expected: bytes | str) -> None:
+            slot = (path, key)
+            answer, t0, t1 = self.timed(self.store(path).compare_and_delete(key, expected))
+            state = self.model.state(slot, t0, t1)
+            entry = self.model.entries.get(slot)
+            matches = entry is not None and entry.value == encoded(expected)
+            if state in (State.MISSING, State.EXPIRED):
+                assert answer is False, f"compare_and_delete of the missing {slot} said it deleted"
+            elif state is State.ALIVE:
+                assert answer is matches, f"compare_and_delete({expected!r}) of {slot}: {answer}"
+            elif state is State.UNCERTAIN:
+                assert matches or not answer, f"compare_and_delete({expected!r}) of {slot} deleted another value"
+            if answer or matches:  # deleted, or (uncertain) refused a match because it had expired
+                self.model.drop(slot)
+
         @rule(path=any_path, now=st.integers(0, 3))
         def delete_all(self, path: Path, now: int) -> None:
             if now:  # one draw in four: clearing often would leave little for the other operations to meet
@@ -367,12 +417,11 @@ def machine_class(
     return StoreMachine
 
 
-def model_settings(backend: str) -> settings:
-    chosen = profile()
+def model_settings(examples: int) -> settings:
     return settings(
-        max_examples=chosen.model_examples_embedded if backend in CONTROLLABLE else chosen.model_examples,
+        max_examples=examples,
         report_multiple_bugs=False,
-        stateful_step_count=chosen.model_steps,
+        stateful_step_count=profile().model_steps,
         deadline=None,
         database=None,
         print_blob=True,
@@ -386,7 +435,7 @@ def install_clock(backend: str, monkeypatch: pytest.MonkeyPatch) -> Clock:
     if backend == "memory":
         real_monotonic = time.monotonic
         monkeypatch.setattr("litestar_kvstores.memory.monotonic", lambda: real_monotonic() + clock.offset)
-    elif backend == "file":
+    elif backend in ("file", "sqlite"):
         real_time = time.time
         monkeypatch.setattr(time, "time", lambda: real_time() + clock.offset)
     return clock
@@ -408,4 +457,13 @@ async def test_random_operation_sequences_match_the_model(
     backend: str, store: KVStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock = install_clock(backend, monkeypatch)
-    await run_machine(store, clock, model_settings(backend))
+    chosen = profile()
+    examples = chosen.model_examples_embedded if backend in CONTROLLABLE else chosen.model_examples
+    await run_machine(store, clock, model_settings(examples))
+
+
+@pytest.mark.parametrize("wrapper", sorted(WRAPPERS))
+async def test_wrapped_stores_match_the_model(wrapper: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = install_clock("memory", monkeypatch)  # the wrappers over memory stores, on the model's clock
+    async with WRAPPERS[wrapper](MemoryStore()) as store:
+        await run_machine(store, clock, model_settings(profile().model_examples_embedded // 2))

@@ -5,8 +5,8 @@ page, the rate-limited page and sign out again, for ``soak_seconds`` of the prof
 ``KVSTORES_TEST_PROFILE=long``), on the embedded bounded MemoryStore (one per worker) and on Redis (shared). Proven:
 no 5xx and no status the app does not intend (429 only from the rate limit); the workers' memory stays flat (RSS
 growth printed, bounded); on Redis, signed-out sessions leave no key, and every remaining key (rate-limit counters,
-cached responses) carries an expiry of at most a minute, so the key count returns to zero (the long profile waits
-for it).
+cached responses and their index) carries an expiry of at most ten minutes, so the key count returns to zero (the
+long profile waits for it).
 """
 
 from __future__ import annotations
@@ -23,10 +23,11 @@ import httpx
 import pytest
 import redis
 
-from .reliability_support import LONG, profile
-from .servers.process import ServerProcess, free_port, wait_until
+from testservers.process import ServerProcess, free_port, wait_until
 
-ROOT = Path(__file__).parent.parent
+from .support import LONG, profile
+
+ROOT = Path(__file__).parents[2]
 VISITORS = 16
 INTENDED = {200, 303, 429}
 RSS_GROWTH_BOUND = 96 * 1024 * 1024
@@ -138,7 +139,7 @@ async def test_the_example_app_under_load_answers_without_errors_with_flat_memor
     if default.startswith("redis"):
         remaining = keys_under(default)
         assert not [name for name in remaining if "/sessions:" in name], "a signed-out session left its entry"
-        assert all(0 < ttl <= 60 for ttl in remaining.values()), f"a key that will not expire: {remaining}"
+        assert all(0 < ttl <= 600 for ttl in remaining.values()), f"a key that will not expire soon: {remaining}"
         if profile() is LONG:
             await asyncio.sleep(max(remaining.values(), default=0) + 1)
             assert keys_under(default) == {}

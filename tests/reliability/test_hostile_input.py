@@ -18,11 +18,10 @@ import pytest
 
 from litestar_kvstores import FileStore, store_from_url
 from litestar_kvstores.base import KVStore
-
-from .dashboard_support import CountingMemoryStore
-from .servers.process import free_port
-from .test_cli import invoke
-from .test_dashboard import build, operator_client
+from tests.integration.test_dashboard import build, operator_client
+from tests.support.cli import invoke
+from tests.support.dashboard import CountingMemoryStore
+from testservers.process import free_port
 
 HOSTILE_KEYS = ["../x", "a/../../b", "/etc/passwd", "\x00", "k\x00k", ":", "LITESTAR:x", "*", "[a]", ".", ".."]
 HOSTILE_KEYS += ["%tmp-1-1", "=x", "#x"]
