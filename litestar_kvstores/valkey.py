@@ -29,6 +29,7 @@ _VALKEY = ClientBridge.for_library(
     ExponentialBackoff,
     pool_exhausted_error=exceptions.ConnectionError,  # its asyncio pool raises a plain ConnectionError when full
     url_schemes=("valkey", "valkeys", "redis", "rediss", "unix"),
+    pool_arguments=("GET",),  # its pool's get_connection needs a command name, which it ignores
 )
 
 

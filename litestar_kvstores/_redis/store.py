@@ -209,8 +209,10 @@ class RedisLikeStore(KVStore):
         milliseconds = _ttl_milliseconds(expires_in)
         conn = self._conn
         with conn.errors:
-            client = await conn.ready_client()
-            await client.set(name, data, px=milliseconds)
+            if milliseconds is None:
+                await conn.execute("SET", name, data)
+            else:
+                await conn.execute("SET", name, data, "PX", milliseconds)
 
     async def get(self, key: str, renew_for: TTL | None = None) -> bytes | None:
         """Return the value of ``key``, or ``None`` when it is missing or expired.
@@ -228,17 +230,16 @@ class RedisLikeStore(KVStore):
         renew_ms = None if renew_for is None else _ttl_milliseconds(renew_for, "renew_for")
         conn = self._conn
         with conn.errors:
-            client = await conn.ready_client()
             try:
                 if renew_ms is None:
-                    value: bytes | None = await client.get(name)
+                    value: bytes | None = await conn.execute("GET", name)
                 else:
                     value = await conn.run_script(GET_AND_RENEW, name, renew_ms)
             except conn.bridge.response_error as exc:
                 if not _is_wrong_type(exc):
                     raise
                 logger.warning("%s entry %r is not a string value; it reads as missing and was removed", self, name)
-                await client.delete(name)
+                await conn.execute("DEL", name)
                 return None
         return value
 
@@ -247,16 +248,14 @@ class RedisLikeStore(KVStore):
         name = self._prefix + check_key(key)
         conn = self._conn
         with conn.errors:
-            client = await conn.ready_client()
-            await client.delete(name)
+            await conn.execute("DEL", name)
 
     async def exists(self, key: str) -> bool:
         """Return ``True`` if ``key`` is stored and not expired."""
         name = self._prefix + check_key(key)
         conn = self._conn
         with conn.errors:
-            client = await conn.ready_client()
-            found: int = await client.exists(name)
+            found: int = await conn.execute("EXISTS", name)
         return found == 1
 
     async def expires_in(self, key: str) -> int | None:
@@ -264,8 +263,7 @@ class RedisLikeStore(KVStore):
         name = self._prefix + check_key(key)
         conn = self._conn
         with conn.errors:
-            client = await conn.ready_client()
-            milliseconds: int = await client.pttl(name)
+            milliseconds: int = await conn.execute("PTTL", name)
         # PTTL answers -2 for a missing key and -1 for a key without expiry.
         return remaining_whole_seconds(milliseconds / 1000)
 
@@ -284,10 +282,9 @@ class RedisLikeStore(KVStore):
         milliseconds = _ttl_milliseconds(expires_in)
         conn = self._conn
         with conn.errors:
-            client = await conn.ready_client()
             try:
                 if milliseconds is None:
-                    value = await client.incrby(name, amount)
+                    value = await conn.execute("INCRBY", name, amount)
                 else:
                     value = await conn.run_script(INCR_WITH_EXPIRY, name, amount, milliseconds)
             except conn.bridge.response_error as exc:
