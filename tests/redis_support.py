@@ -21,20 +21,35 @@ def raw_client(url: str) -> redis.asyncio.Redis:
     return redis.asyncio.Redis.from_url(url)
 
 
+class _CountingWriter:
+    """A connection's stream writer that counts the writes of whole commands or pipelines (one per round trip)."""
+
+    def __init__(self, writer: Any, owner: type) -> None:
+        self._writer = writer
+        self._owner = owner
+
+    def writelines(self, data: Any) -> None:
+        self._owner.sends += 1  # type: ignore[attr-defined]
+        self._writer.writelines(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._writer, name)
+
+
 class _RedisCountingConnection(redis.asyncio.Connection):
     sends = 0
 
-    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
-        type(self).sends += 1
-        await super().send_packed_command(command, check_health)
+    async def _connect(self) -> None:
+        await super()._connect()
+        self._writer = _CountingWriter(self._writer, type(self))  # type: ignore[assignment]
 
 
 class _ValkeyCountingConnection(valkey.asyncio.Connection):
     sends = 0
 
-    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
-        type(self).sends += 1
-        await super().send_packed_command(command, check_health)
+    async def _connect(self) -> None:
+        await super()._connect()
+        self._writer = _CountingWriter(self._writer, type(self))  # type: ignore[assignment]
 
 
 def library_client(kind: Kind, url: str) -> Any:

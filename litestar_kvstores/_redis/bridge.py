@@ -63,6 +63,7 @@ class ClientBridge:
         response_error: An error reply of the server.
         no_script_error: The reply to ``EVALSHA`` of a script the server has not loaded.
         connection_error: A broken or refused connection (a subset of ``unavailable_errors``).
+        timeout_error: A server that did not answer in time (a subset of ``unavailable_errors``).
         redirect_errors: The replies of a cluster node that does not serve a key's slot (``MOVED``, ``ASK``,
             ``TRYAGAIN``): the command was not run, and the cluster client can run it on the right node.
         cluster_command_class: The library's queued cluster pipeline command (``args`` in, ``result`` out), what a
@@ -85,6 +86,7 @@ class ClientBridge:
     response_error: type[Exception]
     no_script_error: type[Exception]
     connection_error: type[Exception]
+    timeout_error: type[Exception]
     redirect_errors: tuple[type[Exception], ...]
     cluster_command_class: type[Any]
     pool_arguments: tuple[str, ...]
@@ -144,6 +146,7 @@ class ClientBridge:
             response_error=exceptions.ResponseError,
             no_script_error=exceptions.NoScriptError,
             connection_error=connection_error,
+            timeout_error=exceptions.TimeoutError,
             redirect_errors=(exceptions.AskError, exceptions.TryAgainError),  # MovedError is an AskError
             cluster_command_class=asyncio_api.cluster.PipelineCommand,
             pool_arguments=pool_arguments,
