@@ -213,8 +213,8 @@ class Connection:
                 writer.writelines(connection.pack_commands(commands))
                 await writer.drain()
                 read = connection._parser.read_response
-                for _ in commands:
-                    replies.append(await read())
+                for _ in commands:  # one by one: the replies read before a failure are kept
+                    replies.append(await read())  # noqa: PERF401
         except BaseException as exc:
             await connection.disconnect(nowait=True)
             if isinstance(exc, TimeoutError):  # before OSError, of which it is a subclass
@@ -239,7 +239,8 @@ class Connection:
             commands.append(make_command(position, *command))
             futures.append(future)
         groups = list(per_node.values())
-        failures = await asyncio.gather(*(node.execute_pipeline(commands) for node, commands, _ in groups), return_exceptions=True)
+        pipelines = (node.execute_pipeline(commands) for node, commands, _ in groups)
+        failures = await asyncio.gather(*pipelines, return_exceptions=True)
         redirected = [
             queued
             for (_, commands, _), failure in zip(groups, failures, strict=True)

@@ -85,6 +85,8 @@ class RedisLikeStore(KVStore):
         client: Any,
         namespace: str | EmptyType | None = Empty,
         handle_client_shutdown: bool = False,
+        *,
+        auto_pipeline: bool = True,
     ) -> None:
         """Create a store on ``client``.
 
@@ -95,6 +97,8 @@ class RedisLikeStore(KVStore):
                 :meth:`delete_all` is unavailable), or names of letters, digits, ``_-.`` joined by ``/``
                 (``"app/sessions"`` is the same as ``namespace="app"`` and then ``with_namespace("sessions")``).
             handle_client_shutdown: Close ``client`` in :meth:`aclose` / ``__aexit__`` (the store owns it).
+            auto_pipeline: Send the commands that callers issue concurrently, in the same event-loop turn, as one
+                pipeline (see :attr:`auto_pipeline`); ``False`` sends every command alone.
 
         Raises:
             TypeError: ``client`` is not a client of this store's library, or ``namespace`` is not a ``str``.
@@ -106,7 +110,8 @@ class RedisLikeStore(KVStore):
                 f"{type(self).__name__} needs a {bridge.client_class.__module__}.{bridge.client_class.__name__} or "
                 f"{bridge.cluster_class.__name__}, not {type(client).__name__}"
             )
-        self._attach(Connection(bridge, client), _namespace_path(namespace), bool(handle_client_shutdown))
+        connection = Connection(bridge, client, auto_pipeline=bool(auto_pipeline))
+        self._attach(connection, _namespace_path(namespace), bool(handle_client_shutdown))
 
     def _attach(self, conn: Connection, path: str | None, owns_client: bool) -> None:
         self._conn = conn
@@ -120,6 +125,7 @@ class RedisLikeStore(KVStore):
         url: str,
         *,
         namespace: str | EmptyType | None,
+        auto_pipeline: bool,
         explicit: Mapping[str, object],
         client_options: Mapping[str, Any],
     ) -> Self:
@@ -133,10 +139,12 @@ class RedisLikeStore(KVStore):
         """
         overrides = {name: value for name, value in explicit.items() if value is not None}
         client = factory.new_client(cls._bridge, url, client_options, overrides)
-        return cls(client, namespace=namespace, handle_client_shutdown=True)
+        return cls(client, namespace=namespace, handle_client_shutdown=True, auto_pipeline=auto_pipeline)
 
     @classmethod
-    def with_cluster(cls, url: str, *, namespace: str | EmptyType | None = Empty, **client_options: Any) -> Self:
+    def with_cluster(
+        cls, url: str, *, namespace: str | EmptyType | None = Empty, auto_pipeline: bool = True, **client_options: Any
+    ) -> Self:
         """Return a store owning a new cluster client that discovers the cluster from the node at ``url``.
 
         Defaults, each overridable through ``client_options`` (options of the library's cluster client): up to
@@ -146,6 +154,7 @@ class RedisLikeStore(KVStore):
         Args:
             url: The URL of any node, e.g. ``redis://node1:6379``.
             namespace: As for the constructor.
+            auto_pipeline: As for the constructor.
             client_options: More options for the cluster client.
 
         Raises:
@@ -153,7 +162,7 @@ class RedisLikeStore(KVStore):
                 nothing connects before the first command.
         """
         client = factory.new_cluster_client(cls._bridge, url, client_options)
-        return cls(client, namespace=namespace, handle_client_shutdown=True)
+        return cls(client, namespace=namespace, handle_client_shutdown=True, auto_pipeline=auto_pipeline)
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> Self:
@@ -165,7 +174,8 @@ class RedisLikeStore(KVStore):
         and ``redis+cluster://host:port[,host:port]`` a cluster found through any of those nodes (with the defaults
         of :meth:`with_cluster`). Query parameters and keyword ``options`` are client options, except
         ``namespace=NAME``: the store is then ``with_namespace(NAME)`` of the root ``LITESTAR`` (keys
-        ``LITESTAR/NAME:<key>``), and it owns the client. Keyword options win over the query's.
+        ``LITESTAR/NAME:<key>``), and it owns the client; and ``auto_pipeline=false`` (as the constructor's
+        ``auto_pipeline=False``). Keyword options win over the query's.
 
         Raises:
             ValueError: the scheme, the URL or an option is invalid or unknown (named in the message, never a
@@ -177,6 +187,15 @@ class RedisLikeStore(KVStore):
     def address(self) -> str:
         """Where the server is: ``host:port``, a socket path, the Sentinel service or the cluster's startup nodes."""
         return self._conn.address
+
+    @property
+    def auto_pipeline(self) -> bool:
+        """Whether commands issued concurrently in one event-loop turn travel as one pipeline (one per cluster node).
+
+        A command issued while none of the client's commands is in flight is always sent at once, alone, so a
+        sequential caller pays nothing for pipelining; every caller receives its own reply or its own error.
+        """
+        return self._conn.auto_pipeline
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(namespace={self.namespace!r}, address={self.address!r})"
