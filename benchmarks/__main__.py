@@ -10,7 +10,7 @@ import asyncio
 import importlib
 import sys
 
-BACKENDS = ["memory", "file", "redis", "mongo", "plugin"]
+BACKENDS = ["memory", "file", "redis", "mongo", "plugin", "copy"]
 
 
 def main(argv: list[str]) -> None:

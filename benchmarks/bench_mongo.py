@@ -72,8 +72,8 @@ async def server_url() -> AsyncIterator[str]:
     if given:
         yield given
         return
-    from tests.servers.mongo import start_mongo_server
-    from tests.servers.process import free_port
+    from testservers.mongo import start_mongo_server
+    from testservers.process import free_port
 
     server = start_mongo_server(free_port(), Path(tempfile.mkdtemp(prefix="kvstores-bench-mongo-")))
     try:

@@ -39,8 +39,8 @@ from litestar.stores.redis import RedisStore as LitestarRedisStore
 
 from litestar_kvstores import KVStoresConfig, KVStoresPlugin
 from litestar_kvstores.rate_limit import KVRateLimitConfig
-from tests.servers.process import wait_until
-from tests.servers.redis import start_server
+from testservers.process import wait_until
+from testservers.redis import start_server
 
 ROOT = Path(__file__).resolve().parent.parent
 BACKENDS = ("memory", "file", "redis")

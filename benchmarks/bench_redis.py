@@ -31,7 +31,7 @@ from litestar.stores.valkey import ValkeyStore as LitestarValkeyStore
 
 from litestar_kvstores.redis import RedisStore
 from litestar_kvstores.valkey import ValkeyStore
-from tests.servers.redis import Kind, start_server
+from testservers.redis import Kind, start_server
 
 from .harness import Row, format_table, ops_per_second
 

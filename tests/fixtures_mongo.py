@@ -15,10 +15,10 @@ import pytest
 
 from litestar_kvstores.mongo import MongoStore
 from litestar_kvstores.testing import ContractTraits
+from testservers.mongo import start_mongo_server
+from testservers.process import free_port
 
 from .mongo_support import CommandLog, collect_sockets_leaked_by_pymongo
-from .servers.mongo import start_mongo_server
-from .servers.process import free_port
 
 MONGO_URL_VARIABLE = "KVSTORES_TEST_MONGO_URL"
 TEST_DATABASE = "kvstores_tests"

@@ -18,8 +18,7 @@ from litestar_kvstores._redis.store import RedisLikeStore
 from litestar_kvstores.redis import RedisStore
 from litestar_kvstores.testing import ContractTraits
 from litestar_kvstores.valkey import ValkeyStore
-
-from .servers.redis import Kind, start_cluster, start_server
+from testservers.redis import Kind, start_cluster, start_server
 
 STORE_CLASSES: dict[Kind, type[RedisLikeStore]] = {"redis": RedisStore, "valkey": ValkeyStore}
 

@@ -8,9 +8,9 @@ import redis.asyncio
 import valkey.asyncio
 
 from litestar_kvstores._redis.store import RedisLikeStore
+from testservers.redis import Kind
 
 from .fixtures_redis import STORE_CLASSES
-from .servers.redis import Kind
 
 SINGLE_KINDS: list[Kind] = ["redis", "valkey"]
 ALL_BACKENDS = ["redis", "valkey", "redis_cluster", "valkey_cluster"]

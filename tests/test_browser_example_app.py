@@ -18,9 +18,9 @@ import pytest
 import uvicorn
 
 from example_app.app import create_app
+from testservers.process import free_port, wait_until
 
 from .dashboard_support import CountingMemoryStore
-from .servers.process import free_port, wait_until
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = [

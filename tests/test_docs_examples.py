@@ -24,7 +24,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from .servers.redis import RedisServer, start_sentinel, start_server
+from testservers.redis import RedisServer, start_sentinel, start_server
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 BLOCK = re.compile(r"^(?P<fragment><!-- fragment[^\n]*-->\n)?```python\n(?P<code>.*?)^```\n", re.M | re.S)

@@ -12,10 +12,10 @@ import pytest
 
 from litestar_kvstores import StoreError, StoreUnavailableError
 from litestar_kvstores.mongo import DEFAULT_TIMEOUT_MS, MongoStore
+from testservers.mongo import start_mongo_server
+from testservers.process import free_port
 
 from .mongo_support import collect_sockets_leaked_by_pymongo
-from .servers.mongo import start_mongo_server
-from .servers.process import free_port
 
 
 @pytest.fixture(autouse=True)

@@ -16,11 +16,11 @@ from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
 from litestar_kvstores import KVStoresConfig, KVStoresPlugin, StoreRegistry
+from testservers.mongo import start_mongo_server
+from testservers.process import free_port
 
 from .backends import BACKENDS
 from .fixtures_plugin import url_for
-from .servers.mongo import start_mongo_server
-from .servers.process import free_port
 
 REDIS_PROTOCOL_BACKENDS = [backend for backend in BACKENDS if backend in ("redis", "valkey")]
 

@@ -7,9 +7,10 @@ import logging
 import pytest
 from litestar.testing import AsyncTestClient
 
+from testservers.redis import Kind, start_server
+
 from .rate_limit_support import limited_app, statuses
 from .redis_support import SINGLE_KINDS
-from .servers.redis import Kind, start_server
 
 LOGGER = "litestar_kvstores.rate_limit"
 

@@ -11,8 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from testservers.process import ServerProcess, free_port, wait_until
+
 from .fixtures_plugin import url_for
-from .servers.process import ServerProcess, free_port, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 LIMIT = 10

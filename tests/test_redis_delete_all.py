@@ -10,10 +10,10 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from litestar_kvstores._redis.store import RedisLikeStore
+from testservers.redis import Kind, RedisServer, start_server
 
 from .fixtures_redis import STORE_CLASSES, open_store, unique_namespace
 from .redis_support import SINGLE_KINDS, raw_client
-from .servers.redis import Kind, RedisServer, start_server
 
 GLOB_KEYS = ["*", "?", "[", "[a-z]", "a*b?[c]", "\\", "\\*", "x]"]
 

@@ -18,11 +18,11 @@ from litestar_kvstores import StoreError, StoreUnavailableError
 from litestar_kvstores._redis.store import RedisLikeStore
 from litestar_kvstores.redis import RedisStore
 from litestar_kvstores.valkey import ValkeyStore
+from testservers.process import free_port
+from testservers.redis import Kind, start_server
 
 from .fixtures_redis import STORE_CLASSES, unique_namespace
 from .redis_support import SINGLE_KINDS, raw_client
-from .servers.process import free_port
-from .servers.redis import Kind, start_server
 
 Operation = Callable[[RedisLikeStore], Awaitable[object]]
 

@@ -9,8 +9,7 @@ import valkey.asyncio
 from litestar_kvstores import StoreUnavailableError
 from litestar_kvstores.redis import RedisStore
 from litestar_kvstores.valkey import ValkeyStore
-
-from .servers.redis import Kind, start_sentinel, start_server
+from testservers.redis import Kind, start_sentinel, start_server
 
 
 @pytest.mark.parametrize("kind", ["redis", "valkey"])

@@ -17,10 +17,10 @@ from litestar_kvstores import StoreError
 from litestar_kvstores._redis.store import RedisLikeStore
 from litestar_kvstores.redis import RedisStore
 from litestar_kvstores.valkey import ValkeyStore
+from testservers.redis import Kind
 
 from .fixtures_redis import STORE_CLASSES, unique_namespace
 from .redis_support import ALL_BACKENDS, SINGLE_KINDS, counting_store, library_client, raw_client
-from .servers.redis import Kind
 
 
 @pytest.fixture(params=ALL_BACKENDS)

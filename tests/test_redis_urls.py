@@ -14,9 +14,9 @@ from litestar_kvstores import StoreError, store_from_url
 from litestar_kvstores._redis.store import RedisLikeStore
 from litestar_kvstores.redis import RedisStore
 from litestar_kvstores.valkey import ValkeyStore
+from testservers.redis import Kind
 
 from .redis_support import SINGLE_KINDS, raw_client
-from .servers.redis import Kind
 
 SECRET = "s3cret-pa55"
 

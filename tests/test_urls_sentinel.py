@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from litestar_kvstores import KVStore, store_from_url
-
-from .servers.redis import Kind, start_sentinel, start_server
+from testservers.redis import Kind, start_sentinel, start_server
 
 
 @pytest.mark.parametrize("kind", ["redis", "valkey"])

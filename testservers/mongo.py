@@ -3,7 +3,7 @@
 No real ``mongod`` is installable from PyPI (every "memory server" package downloads the binary at run time), so the
 fixtures start SecantusDB, a wire-protocol server, through its Python API, which (unlike its console script) honours
 a short TTL sweep interval. ``KVSTORES_TEST_MONGO_URL`` runs the tests against a real server instead. Run as a module
-(``python -m tests.servers.mongo PORT``) it serves until it receives SIGTERM or SIGINT.
+(``python -m testservers.mongo PORT``) it serves until it receives SIGTERM or SIGINT.
 """
 
 from __future__ import annotations
@@ -44,8 +44,8 @@ class MongoServer:
         Raises:
             RuntimeError: the server exited or did not answer within ``STARTUP_TIMEOUT`` seconds.
         """
-        argv = [sys.executable, "-m", "tests.servers.mongo", str(self.port)]
-        project_root = Path(__file__).resolve().parents[2]
+        argv = [sys.executable, "-m", "testservers.mongo", str(self.port)]
+        project_root = Path(__file__).resolve().parents[1]
         self._process = ServerProcess(argv, self.log_dir / f"mongo-{self.port}.log", cwd=project_root)
         wait_until(self._answers_ping, STARTUP_TIMEOUT, f"SecantusDB on port {self.port}", interval=0.05)
 
@@ -59,9 +59,15 @@ class MongoServer:
             return bool(client.admin.command("ping").get("ok"))
 
     def pause(self) -> None:
-        """Freeze the child process (SIGSTOP): it keeps its connections open but answers nothing."""
+        """Freeze the child process (SIGSTOP): it keeps its connections open but answers nothing.
+
+        Returns once every thread of it has stopped: the signal takes effect asynchronously, and a request sent
+        right after ``kill()`` returned was seen being answered on a loaded machine.
+        """
         assert self._process is not None
+        pid = self._process.process.pid
         self._process.process.send_signal(signal.SIGSTOP)
+        wait_until(lambda: _all_threads_stopped(pid), 5, f"SecantusDB on port {self.port} to stop")
 
     def resume(self) -> None:
         """Let a paused child process run again (SIGCONT)."""
@@ -80,6 +86,16 @@ class MongoServer:
         if self._process is not None:
             self._process.stop()
             self._process = None
+
+
+def _all_threads_stopped(pid: int) -> bool:
+    """Whether every thread of the process ``pid`` is stopped (Linux ``/proc``; elsewhere assumed at once)."""
+    tasks = Path(f"/proc/{pid}/task")
+    if not tasks.is_dir():
+        return True
+    # the state is the first field after the parenthesised command name, which may itself contain spaces
+    states = [(task / "stat").read_text().rpartition(")")[2].split()[0] for task in tasks.iterdir()]
+    return all(state in ("T", "t") for state in states)
 
 
 def start_mongo_server(port: int, log_dir: Path | None = None) -> MongoServer:
