@@ -61,8 +61,9 @@ def library_client(kind: Kind, url: str) -> Any:
 COUNTING_CONNECTIONS: dict[Kind, Any] = {"redis": _RedisCountingConnection, "valkey": _ValkeyCountingConnection}
 
 
-def counting_store(kind: Kind, url: str, namespace: str) -> tuple[RedisLikeStore, Any]:
-    """Return a store whose connections count the writes they send (one per round trip), and that counter class."""
+def counting_store(kind: Kind, url: str, namespace: str, **options: Any) -> tuple[RedisLikeStore, Any]:
+    """Return a store whose connections count the writes they send (one per round trip), and that counter class;
+    ``options`` go to ``with_client``."""
     connection_class = COUNTING_CONNECTIONS[kind]
-    store = STORE_CLASSES[kind].with_client(url, namespace=namespace, connection_class=connection_class)
+    store = STORE_CLASSES[kind].with_client(url, namespace=namespace, connection_class=connection_class, **options)
     return store, connection_class

@@ -131,7 +131,7 @@ class Connection:
         self._in_flight += 1
         try:
             if self.is_cluster:
-                return await self.client.execute_command(*command)
+                return await self._cluster_command(command)
             replies: list[Any] = []
             await self._exchange([command], replies)
             reply = replies[0]
@@ -252,15 +252,32 @@ class Connection:
             await asyncio.gather(*(self._run_redirected(queued) for queued in redirected))
         for (_, commands, futures), failure in zip(groups, failures, strict=True):
             if isinstance(failure, BaseException):  # the connection failed before any reply
-                _deliver(futures, [failure] * len(futures))
+                _deliver(futures, [self._cluster_error(failure)] * len(futures))
             else:
-                _deliver(futures, [queued.result for queued in commands])
+                _deliver(futures, [self._cluster_error(queued.result) for queued in commands])
+
+    def _cluster_error(self, reply: Any) -> Any:
+        """Return ``reply``, or for an exception that is not the library's, the library's connection error.
+
+        A cluster client that refreshes its slot map closes the connections of every node, also those in use by
+        concurrent commands, which then fail with whatever the closed connection raises (e.g. ``AttributeError``).
+        """
+        if isinstance(reply, BaseException) and not isinstance(reply, self.bridge.errors):
+            return self.bridge.connection_error(f"The cluster connection closed under the command: {reply!r}")
+        return reply
 
     async def _run_redirected(self, queued: Any) -> None:
         try:
-            queued.result = await self.client.execute_command(*queued.args)
-        except Exception as exc:
+            queued.result = await self._cluster_command(queued.args)
+        except Exception as exc:  # handed to its caller
             queued.result = exc
+
+    async def _cluster_command(self, command: tuple[Any, ...]) -> Any:
+        """Run ``command`` alone through the cluster client, which follows redirections and refreshes its map."""
+        try:
+            return await self.client.execute_command(*command)
+        except Exception as exc:
+            raise self._cluster_error(exc) from exc
 
     async def run_script(self, script: Script, key: str, *args: int) -> Any:
         """Run ``script`` on ``key`` with ``args`` in one round trip (two more if the server lacks the script)."""
@@ -304,7 +321,11 @@ class Connection:
         self.closed = True
         self.ready = False
         for task in list(self._tasks):
-            task.cancel()
+            task.cancel()  # a pipeline cancelled in flight fails its own callers
+        queued, self._queue = self._queue or [], None  # a pipeline cancelled before it started fails them here
+        _deliver(
+            [future for _, future in queued], [StoreError(f"The {self.bridge.product} store was closed")] * len(queued)
+        )
         if self.is_cluster:
             await self.client.aclose()
         else:
