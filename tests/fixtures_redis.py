@@ -142,3 +142,26 @@ def redis_cluster_traits(redis_cluster_url: str, redis_cluster_store: RedisLikeS
 @pytest.fixture
 def valkey_cluster_traits(valkey_cluster_url: str, valkey_cluster_store: RedisLikeStore) -> ContractTraits:
     return _traits("valkey", valkey_cluster_url, True, valkey_cluster_store)
+
+
+# --- parametrised over the backends, for the Redis/Valkey test modules -------------------------------------------
+
+
+@pytest.fixture(params=["redis", "valkey"])
+def kind(request: pytest.FixtureRequest) -> Kind:
+    """Each single-server kind: ``redis``, ``valkey``."""
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def url(kind: Kind, request: pytest.FixtureRequest) -> str:
+    """The URL of the session's server of ``kind``."""
+    return str(request.getfixturevalue(f"{kind}_url"))
+
+
+@pytest.fixture(params=["redis", "valkey", "redis_cluster", "valkey_cluster"])
+def any_store(request: pytest.FixtureRequest) -> RedisLikeStore:
+    """A fresh store on each of: Redis, Valkey, Redis cluster, Valkey cluster."""
+    store = request.getfixturevalue(f"{request.param}_store")
+    assert isinstance(store, RedisLikeStore)
+    return store

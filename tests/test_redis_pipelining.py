@@ -21,26 +21,9 @@ from litestar_kvstores.redis import RedisStore
 from testservers.redis import Kind, start_cluster, start_server
 
 from .fixtures_redis import STORE_CLASSES, unique_namespace
-from .redis_support import ALL_BACKENDS, SINGLE_KINDS, counting_store, raw_client
+from .redis_support import SINGLE_KINDS, counting_store, raw_client
 
 N = 100
-
-
-@pytest.fixture(params=SINGLE_KINDS)
-def kind(request: pytest.FixtureRequest) -> Kind:
-    return request.param  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-def url(kind: Kind, request: pytest.FixtureRequest) -> str:
-    return str(request.getfixturevalue(f"{kind}_url"))
-
-
-@pytest.fixture(params=ALL_BACKENDS)
-def any_store(request: pytest.FixtureRequest) -> RedisLikeStore:
-    store = request.getfixturevalue(f"{request.param}_store")
-    assert isinstance(store, RedisLikeStore)
-    return store
 
 
 async def test_pipelining_is_on_by_default(any_store: RedisLikeStore) -> None:
@@ -92,8 +75,8 @@ async def test_auto_pipeline_false_sends_every_command_alone(kind: Kind, url: st
     ("query", "expected"), [("", True), ("?auto_pipeline=false", False), ("?auto_pipeline=1", True)]
 )
 def test_the_url_option_auto_pipeline(query: str, expected: bool) -> None:
-    for url in (f"redis://127.0.0.1:1/0{query}", f"redis+cluster://127.0.0.1:1{query}"):
-        store = RedisStore.from_url(url)
+    for address in (f"redis://127.0.0.1:1/0{query}", f"redis+cluster://127.0.0.1:1{query}"):
+        store = RedisStore.from_url(address)
         assert store.auto_pipeline is expected
     assert RedisStore.from_url("redis://127.0.0.1:1", auto_pipeline=False).auto_pipeline is False
     assert RedisStore.with_cluster("redis://127.0.0.1:1", auto_pipeline=False).auto_pipeline is False

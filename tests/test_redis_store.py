@@ -20,25 +20,7 @@ from litestar_kvstores.valkey import ValkeyStore
 from testservers.redis import Kind
 
 from .fixtures_redis import STORE_CLASSES, unique_namespace
-from .redis_support import ALL_BACKENDS, SINGLE_KINDS, counting_store, library_client, raw_client
-
-
-@pytest.fixture(params=ALL_BACKENDS)
-def any_store(request: pytest.FixtureRequest) -> RedisLikeStore:
-    """A fresh store on each of: Redis, Valkey, Redis cluster, Valkey cluster."""
-    store = request.getfixturevalue(f"{request.param}_store")
-    assert isinstance(store, RedisLikeStore)
-    return store
-
-
-@pytest.fixture(params=SINGLE_KINDS)
-def kind(request: pytest.FixtureRequest) -> Kind:
-    return request.param  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-def url(kind: Kind, request: pytest.FixtureRequest) -> str:
-    return str(request.getfixturevalue(f"{kind}_url"))
+from .redis_support import counting_store, library_client, raw_client
 
 
 @pytest.fixture
