@@ -359,7 +359,12 @@ async def test_moved_and_ask_during_a_slot_migration(migrating_cluster: tuple[Ki
         await _run(source, "MIGRATE", "127.0.0.1", target, "", 0, 5000, "KEYS", *remaining)
         for port in ports:  # the slot now belongs to the target: the client's map is stale, the source answers MOVED
             await _run(port, "CLUSTER", "SETSLOT", slot, "NODE", ids[target])
-        check(await everyone(), settled=False)
-        check(await everyone(), settled=True)
+        for _ in range(10):  # the cluster client follows the move (valkey-py's may fail a few rounds while it does)
+            results = await everyone()
+            check(results, settled=False)
+            if not any(isinstance(result, StoreError) for result in results):
+                break
+            await asyncio.sleep(0.2)
+        check(results, settled=True)
         assert 590 <= (await store.expires_in(keys[3]) or 0) <= 600
         assert await _owner(ports, slot) == target
