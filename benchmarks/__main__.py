@@ -10,7 +10,7 @@ import asyncio
 import importlib
 import sys
 
-BACKENDS = ["memory", "file", "redis", "mongo", "plugin", "copy"]
+BACKENDS = ["memory", "file", "redis", "mongo", "plugin", "copy", "wrappers"]
 
 
 def main(argv: list[str]) -> None:

@@ -19,19 +19,34 @@ if TYPE_CHECKING:
     from .mongo import MongoStore as MongoStore
     from .redis import RedisStore as RedisStore
     from .valkey import ValkeyStore as ValkeyStore
+    from .wrappers import CompressedStore as CompressedStore
+    from .wrappers import EncryptedStore as EncryptedStore
+    from .wrappers import FallbackStore as FallbackStore
+    from .wrappers import InstrumentedStore as InstrumentedStore
+    from .wrappers import LimitedStore as LimitedStore
+    from .wrappers import ReadOnlyStore as ReadOnlyStore
+    from .wrappers import RetryStore as RetryStore
+    from .wrappers import TieredStore as TieredStore
 
 __all__ = (
     "TTL",
     "AtomicRateLimitMiddleware",
+    "CompressedStore",
+    "FallbackStore",
     "FileStore",
+    "InstrumentedStore",
     "KVRateLimitConfig",
     "KVStore",
     "KVStoresConfig",
     "KVStoresPlugin",
+    "LimitedStore",
     "MemoryStore",
+    "ReadOnlyStore",
+    "RetryStore",
     "StoreError",
     "StoreRegistry",
     "StoreUnavailableError",
+    "TieredStore",
     "forwarded_for_identifier",
     "invalidate_path",
     "invalidate_path_prefix",
@@ -42,7 +57,19 @@ __all__ = (
 )
 
 # Stores whose client library is an optional extra: imported on first access, so the package imports without it.
-_LAZY_STORES = {"MongoStore": ".mongo", "RedisStore": ".redis", "ValkeyStore": ".valkey"}
+_LAZY_STORES = {"MongoStore": ".mongo", "RedisStore": ".redis", "ValkeyStore": ".valkey"} | dict.fromkeys(
+    (
+        "CompressedStore",
+        "EncryptedStore",
+        "FallbackStore",
+        "InstrumentedStore",
+        "LimitedStore",
+        "ReadOnlyStore",
+        "RetryStore",
+        "TieredStore",
+    ),
+    ".wrappers",
+)
 
 
 def __getattr__(name: str) -> Any:

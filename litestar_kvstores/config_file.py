@@ -26,6 +26,8 @@ from pathlib import Path
 from types import UnionType
 from typing import TYPE_CHECKING, Any, Union, get_args, get_origin, get_type_hints
 
+from .wrappers.config import compile_wrappers
+
 if TYPE_CHECKING:
     from .plugin import KVStoresConfig
 
@@ -88,8 +90,8 @@ def read_config_file(
 ) -> dict[str, Any]:
     """Return the keyword arguments of :class:`KVStoresConfig` that the TOML file at ``path`` sets.
 
-    A store given as a table becomes its ``url`` in ``stores`` and its other keys (wrapper options) in
-    ``store_options``.
+    A store given as a table becomes its ``url`` in ``stores`` and its other keys (wrapper options, see
+    :mod:`litestar_kvstores.wrappers.config`) in ``wrappers`` under its name.
 
     Raises:
         ValueError: the file is not valid TOML, a setting is unknown or of the wrong type, a store table has no
@@ -119,11 +121,13 @@ def read_config_file(
         settings[name] = _resolve(value, variables, where)
     if "stores" in settings:
         settings["stores"], options = _split_stores(settings["stores"], file_name)
-        if options and "store_options" not in annotations:
-            name, table = next(iter(options.items()))
-            raise ValueError(f"{file_name}: stores.{name}: unknown store option(s) {', '.join(map(repr, table))}")
+        for name, table in options.items():
+            try:  # checked now, so a wrong option is reported with the file that holds it
+                compile_wrappers(table, store=name, environ=variables)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{file_name}: stores.{name}: {exc}") from None
         if options:
-            settings["store_options"] = options
+            settings["wrappers"] = {**settings.get("wrappers", {}), **options}
     return settings
 
 

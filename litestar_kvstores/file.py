@@ -67,7 +67,7 @@ class FileStore(KVStore):
     and :mod:`litestar_kvstores._file.format` for the on-disk layout.
     """
 
-    __slots__ = ("_create_directories", "_directory", "_path")
+    __slots__ = ("_directory", "_path")
 
     def __init__(
         self,

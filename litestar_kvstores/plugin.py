@@ -33,6 +33,7 @@ from .config_file import read_config_file
 from .memory import MemoryStore
 from .registry import StoreRegistry
 from .urls import redact_url, store_from_url
+from .wrappers.config import wrap_registry_stores, wrapper_variable, wrappers_from_env
 
 if TYPE_CHECKING:
     from click import Group
@@ -70,6 +71,10 @@ class KVStoresConfig:
         cleanup_on_startup: Run ``delete_expired`` once on start-up, before the application serves.
         dependency_key: The name under which handlers receive the registry (``None``: not injected).
         inject: Dependency name -> store name, for handlers that receive a named store directly.
+        wrappers: Wrapper options by store name (``"default"``: the default store and every namespace it hands
+            out), e.g. ``{"sessions": {"encrypt": {"key_env": "SESSION_KEY"}}}``; see
+            :mod:`litestar_kvstores.wrappers.config`.
+        instrument: Wrap every store in an :class:`~litestar_kvstores.wrappers.InstrumentedStore` named after it.
     """
 
     default: StoreSpec | None = None
@@ -78,6 +83,8 @@ class KVStoresConfig:
     cleanup_on_startup: bool = True
     dependency_key: str | None = "stores"
     inject: Mapping[str, str] = field(default_factory=dict)
+    wrappers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    instrument: bool = False
 
     def __repr__(self) -> str:
         """The config with every URL's credentials replaced by ``***``."""
@@ -112,8 +119,10 @@ class KVStoresConfig:
         ``KVSTORES_CONFIG`` names a TOML file (see :meth:`from_file`) whose settings replace the arguments;
         ``KVSTORES_DEFAULT`` replaces ``default``; every other ``KVSTORES_<NAME>`` defines (or replaces) the store
         ``<name>`` lower-cased, e.g. ``KVSTORES_RESPONSE_CACHE=file://./cache`` -> ``response_cache``. Variables
-        starting with ``KVSTORES_TEST_`` are reserved for this package's test suite and ignored. Precedence,
-        highest first: the environment variables, the file, the arguments.
+        starting with ``KVSTORES_TEST_`` are reserved for this package's test suite and ignored.
+        ``KVSTORES_<NAME>_ENCRYPTION_KEY`` / ``KVSTORES_<NAME>_ENCRYPTION_KEY_FILE`` encrypt the store ``<name>``
+        (``DEFAULT``: the default store) instead, over the ``wrappers`` option's ``encrypt`` of that name.
+        Precedence, highest first: the environment variables, the file, the arguments.
 
         Args:
             default: The default store when ``KVSTORES_DEFAULT`` is not set.
@@ -128,12 +137,16 @@ class KVStoresConfig:
             from_file = read_config_file(cls, config_file, variables)
             settings |= from_file
             settings["stores"] = {**dict(stores or {}), **from_file.get("stores", {})}
+            settings["wrappers"] = {**dict(options.get("wrappers") or {}), **from_file.get("wrappers", {})}
         for variable, value in variables.items():
             is_store = variable.startswith(ENV_PREFIX) and not variable.startswith(RESERVED_ENV_PREFIX)
-            if is_store and variable not in _NOT_STORE_VARIABLES:
+            if is_store and variable not in _NOT_STORE_VARIABLES and wrapper_variable(variable, ENV_PREFIX) is None:
                 settings["stores"][variable.removeprefix(ENV_PREFIX).lower()] = value
+        wrappers = {name: dict(given) for name, given in settings.pop("wrappers", {}).items()}
+        for name, from_env in wrappers_from_env(variables, ENV_PREFIX).items():
+            wrappers.setdefault(name, {}).update(from_env)
         settings["default"] = variables.get(ENV_PREFIX + "DEFAULT", settings["default"])
-        return cls(**settings)
+        return cls(**settings, wrappers=wrappers)
 
     @classmethod
     def from_file(
@@ -168,14 +181,16 @@ def build_registry(config: KVStoresConfig) -> StoreRegistry:
     them.
 
     Raises:
-        ValueError: a URL is invalid (see :func:`~litestar_kvstores.urls.store_from_url`).
+        ValueError: a URL is invalid (see :func:`~litestar_kvstores.urls.store_from_url`), or a wrapper option is
+            (an unset encryption key variable is named).
         TypeError: a value is neither a URL nor a store, or the default store is not namespaced.
     """
     root = MemoryStore() if config.default is None else _open(config.default, "default")
     if not isinstance(root, NamespacedStore):
         raise TypeError(f"The default store must support namespaces, {type(root).__name__} does not")
     named = {name: _open(spec, f"The store {name!r}") for name, spec in config.stores.items()}
-    registry = StoreRegistry(default_factory=root.with_namespace, deferred=named)
+    root, named, factory = wrap_registry_stores(root, named, config.wrappers, instrument=config.instrument)
+    registry = StoreRegistry(default_factory=factory, deferred=named)
     registry.own(root)
     return registry
 

@@ -91,3 +91,23 @@ def test_from_env_reads_the_file_named_by_kvstores_config_under_the_environment(
     assert config.cleanup_interval == 5
     assert dict(config.stores) == {"a": "memory://", "b": "memory://?max_entries=3", "c": "memory://"}
     assert "config" not in config.stores
+
+
+def test_a_store_table_carries_its_wrapper_options(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        [stores]
+        sessions = { url = "memory://", compress = { min_size = 10, algorithm = "zlib" }, instrument = true }
+        """,
+    )
+    config = KVStoresConfig.from_file(path, environ={})
+    assert dict(config.stores) == {"sessions": "memory://"}
+    assert config.wrappers == {"sessions": {"compress": {"min_size": 10, "algorithm": "zlib"}, "instrument": True}}
+
+
+def test_wrapper_keys_come_from_the_environment_named_in_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, '[stores]\nsessions = { url = "memory://", encrypt = { key_env = "SESSION_KEY" } }\n')
+    with pytest.raises(ValueError, match="SESSION_KEY") as caught:
+        KVStoresConfig.from_file(path, environ={})
+    assert str(path) in str(caught.value)

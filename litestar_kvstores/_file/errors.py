@@ -63,5 +63,5 @@ class FileErrors(ErrorTranslator):
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if not isinstance(exc, StoreError):
+        if exc is not None and not isinstance(exc, StoreError):
             super().__exit__(exc_type, exc, tb)

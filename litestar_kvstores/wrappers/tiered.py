@@ -1,0 +1,155 @@
+"""A near cache (in-process memory) in front of a far, shared store."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
+
+from ..base import KVStore
+from ..validation import ttl_seconds
+from .base import StoreWrapper
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from ..base import TTL
+
+__all__ = ("TieredStore",)
+
+
+class TieredStore(StoreWrapper):
+    """Reads through a near store (usually a bounded :class:`~litestar_kvstores.MemoryStore`) to a far one.
+
+    - ``get`` answers from the near store when it holds the key; otherwise it reads the far store and keeps a near
+      copy. A near copy lives at most ``near_ttl`` seconds and never past the far entry's expiry.
+    - ``set``/``set_many`` write the far store, then the near one (write-through); ``delete``, ``delete_many``,
+      ``delete_all`` and ``delete_expired`` clear both; ``incr`` counts in the far store and drops the near copy.
+    - ``get`` with ``renew_for`` always reads the far store (the renewal must reach it); ``exists``,
+      ``expires_in``, ``keys``, ``count`` and ``ping`` ask the far store; ``get_many`` answers what the near
+      store holds and reads the rest from the far store without keeping near copies.
+
+    Staleness: a write or delete made through another process (or another TieredStore) is visible here within
+    ``near_ttl`` seconds at the latest; writes through this store are visible here at once.
+
+    Args:
+        near: The fast store; give it bounds (``MemoryStore(max_entries=...)``) so it cannot grow without limit.
+        far: The shared store that holds the truth.
+        near_ttl: The longest a near copy is used, as seconds or ``timedelta``.
+
+    Raises:
+        TypeError: a store is not a store of this package, or ``near_ttl`` has a wrong type.
+        ValueError: ``near_ttl`` is not positive.
+    """
+
+    __slots__ = ("near", "near_ttl")
+
+    def __init__(self, near: KVStore, far: KVStore, *, near_ttl: TTL = 5.0) -> None:
+        super().__init__(far)
+        if not isinstance(near, KVStore):
+            raise TypeError(f"TieredStore needs a store of litestar_kvstores, not {type(near).__name__}")
+        self.near = near
+        seconds = ttl_seconds(near_ttl, "near_ttl")
+        assert seconds is not None
+        self.near_ttl = seconds
+
+    def __repr__(self) -> str:
+        return f"TieredStore(near={self.near!r}, far={self.store!r}, near_ttl={self.near_ttl})"
+
+    @property
+    def far(self) -> KVStore:
+        """The far store (the same as :attr:`store`)."""
+        return self.store
+
+    def with_namespace(self, namespace: str) -> Self:
+        """Return the TieredStore of both stores' child ``namespace``."""
+        child = super().with_namespace(namespace)
+        child.near = self.near.with_namespace(namespace)
+        return child
+
+    async def _keep_near(self, key: str, value: bytes, far_ttl: float | None, started: float) -> None:
+        """Keep a near copy for ``near_ttl`` at most, and not past ``far_ttl`` seconds counted from ``started``."""
+        ttl = self.near_ttl if far_ttl is None else min(self.near_ttl, far_ttl)
+        ttl -= time.monotonic() - started
+        if ttl > 0:
+            await self.near.set(key, value, ttl)
+
+    async def get(self, key: str, renew_for: TTL | None = None) -> bytes | None:
+        """Return the value of ``key`` from the near store, else from the far store (keeping a near copy)."""
+        if renew_for is None:
+            value = await self.near.get(key)
+            if value is not None:
+                return value
+        renew_seconds = ttl_seconds(renew_for, "renew_for")
+        started = time.monotonic()
+        # both in one turn of the event loop: one round trip where the far store pipelines
+        value, remaining = await asyncio.gather(self.store.get(key, renew_for), self.store.expires_in(key))
+        if value is None:
+            if renew_for is not None:
+                await self.near.delete(key)
+            return None
+        if remaining is None:
+            far_ttl = None
+        elif renew_seconds is not None:
+            far_ttl = renew_seconds
+        else:
+            far_ttl = remaining - 1.0  # expires_in rounds up: the entry lives between remaining - 1 and remaining
+        await self._keep_near(key, value, far_ttl, started)
+        return value
+
+    async def set(self, key: str, value: str | bytes, expires_in: TTL | None = None) -> None:
+        """Write ``value`` to the far store, then keep a near copy."""
+        started = time.monotonic()
+        await self.store.set(key, value, expires_in)
+        await self._keep_near(
+            key, value.encode() if isinstance(value, str) else value, ttl_seconds(expires_in), started
+        )
+
+    async def set_many(self, mapping: Mapping[str, str | bytes], expires_in: TTL | None = None) -> None:
+        """Write every item to the far store, then keep near copies."""
+        started = time.monotonic()
+        await self.store.set_many(mapping, expires_in)
+        far_ttl = ttl_seconds(expires_in)
+        ttl = (self.near_ttl if far_ttl is None else min(self.near_ttl, far_ttl)) - (time.monotonic() - started)
+        if ttl > 0:
+            await self.near.set_many(mapping, ttl)
+
+    async def get_many(self, keys: Iterable[str]) -> dict[str, bytes | None]:
+        """Return each key's value: near copies where there are some, the far store's for the rest."""
+        found = await self.near.get_many(list(keys))
+        missing = [key for key, value in found.items() if value is None]
+        if missing:
+            found.update(await self.store.get_many(missing))
+        return found
+
+    async def delete(self, key: str) -> None:
+        """Delete ``key`` from both stores."""
+        await self.store.delete(key)
+        await self.near.delete(key)
+
+    async def delete_many(self, keys: Iterable[str]) -> None:
+        """Delete every key of ``keys`` from both stores."""
+        keys = list(keys)
+        await self.store.delete_many(keys)
+        await self.near.delete_many(keys)
+
+    async def delete_all(self) -> None:
+        """Delete this namespace and its children from both stores."""
+        await self.store.delete_all()
+        await self.near.delete_all()
+
+    async def delete_expired(self) -> int:
+        """Remove expired entries from both stores; return how many the far store removed."""
+        removed = await self.store.delete_expired()
+        await self.near.delete_expired()
+        return removed
+
+    async def incr(self, key: str, amount: int = 1, expires_in: TTL | None = None) -> int:
+        """Count in the far store and drop the near copy of ``key``."""
+        value = await self.store.incr(key, amount, expires_in)
+        await self.near.delete(key)
+        return value
+
+    def _companions(self) -> tuple[KVStore, ...]:
+        return (self.near,)
