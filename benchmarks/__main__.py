@@ -10,7 +10,7 @@ import asyncio
 import importlib
 import sys
 
-BACKENDS = ["memory", "file", "redis", "mongo", "plugin", "copy", "wrappers"]
+BACKENDS = ["memory", "file", "redis", "mongo", "sqlite", "postgres", "plugin", "copy", "wrappers"]
 
 
 def main(argv: list[str]) -> None:

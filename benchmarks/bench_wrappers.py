@@ -20,12 +20,11 @@ import statistics
 import time
 from collections.abc import Awaitable, Callable
 
-from tests.servers.redis import start_server
-
 from litestar_kvstores import MemoryStore
 from litestar_kvstores.base import KVStore
 from litestar_kvstores.redis import RedisStore
 from litestar_kvstores.wrappers import CompressedStore, EncryptedStore, InstrumentedStore, TieredStore
+from testservers.redis import start_server
 
 KEY = bytes(range(32))
 JSON_64K = json.dumps([{"id": i, "name": f"user {i}", "email": f"user{i}@example.com"} for i in range(2000)]).encode()[

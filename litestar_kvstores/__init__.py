@@ -6,18 +6,22 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from .base import TTL, KVStore
-from .cache import invalidate_path, invalidate_path_prefix
-from .errors import StoreError, StoreUnavailableError
+from .cache import KVResponseCacheConfig, invalidate_handler, invalidate_path, invalidate_path_prefix, invalidate_tags
+from .errors import LockTimeoutError, StoreError, StoreUnavailableError
 from .file import FileStore
+from .lock import StoreLock
 from .memory import MemoryStore
 from .plugin import KVStoresConfig, KVStoresPlugin, provide_store
 from .rate_limit import AtomicRateLimitMiddleware, KVRateLimitConfig, forwarded_for_identifier
 from .registry import StoreRegistry
+from .sessions import CASSessionConfig, SessionConflictError
 from .urls import redact_url, register_scheme, store_from_url
 
 if TYPE_CHECKING:
     from .mongo import MongoStore as MongoStore
+    from .postgres import PostgresStore as PostgresStore
     from .redis import RedisStore as RedisStore
+    from .sqlite import SQLiteStore as SQLiteStore
     from .valkey import ValkeyStore as ValkeyStore
     from .wrappers import CompressedStore as CompressedStore
     from .wrappers import EncryptedStore as EncryptedStore
@@ -31,25 +35,32 @@ if TYPE_CHECKING:
 __all__ = (
     "TTL",
     "AtomicRateLimitMiddleware",
+    "CASSessionConfig",
     "CompressedStore",
     "FallbackStore",
     "FileStore",
     "InstrumentedStore",
     "KVRateLimitConfig",
+    "KVResponseCacheConfig",
     "KVStore",
     "KVStoresConfig",
     "KVStoresPlugin",
     "LimitedStore",
+    "LockTimeoutError",
     "MemoryStore",
     "ReadOnlyStore",
     "RetryStore",
+    "SessionConflictError",
     "StoreError",
+    "StoreLock",
     "StoreRegistry",
     "StoreUnavailableError",
     "TieredStore",
     "forwarded_for_identifier",
+    "invalidate_handler",
     "invalidate_path",
     "invalidate_path_prefix",
+    "invalidate_tags",
     "provide_store",
     "redact_url",
     "register_scheme",
@@ -57,7 +68,13 @@ __all__ = (
 )
 
 # Stores whose client library is an optional extra: imported on first access, so the package imports without it.
-_LAZY_STORES = {"MongoStore": ".mongo", "RedisStore": ".redis", "ValkeyStore": ".valkey"} | dict.fromkeys(
+_LAZY_STORES = {
+    "MongoStore": ".mongo",
+    "PostgresStore": ".postgres",
+    "RedisStore": ".redis",
+    "SQLiteStore": ".sqlite",
+    "ValkeyStore": ".valkey",
+} | dict.fromkeys(
     (
         "CompressedStore",
         "EncryptedStore",

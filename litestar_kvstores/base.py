@@ -2,8 +2,10 @@
 
 :class:`KVStore` is a :class:`litestar.stores.base.NamespacedStore`, so any of our stores can be handed to every
 Litestar feature that takes a store. It adds the extension methods of the contract (bulk operations, atomic
-counters, key listing, health checks) with generic implementations that backends override where they can do
-better in one round trip.
+counters, atomic primitives, locks, key listing, health checks) with generic implementations that backends
+override where they can do better in one round trip. The atomic primitives (:meth:`KVStore.add`,
+:meth:`KVStore.compare_and_set`, :meth:`KVStore.compare_and_delete`) have no generic implementation: none can be
+built atomically from the other operations, so every backend implements them itself.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from .validation import check_key, encode_value, ttl_seconds
 if TYPE_CHECKING:
     from types import TracebackType
     from typing import Self
+
+    from .lock import StoreLock
 
 __all__ = ("TTL", "KVStore")
 
@@ -129,6 +133,76 @@ class KVStore(NamespacedStore):
         Raises:
             ValueError: the stored value is not an integer.
         """
+
+    @abstractmethod
+    async def add(self, key: str, value: str | bytes, expires_in: TTL | None = None) -> bool:
+        """Store ``value`` under ``key`` only if the key is missing or expired, atomically.
+
+        Args:
+            key: A non-empty ``str``.
+            value: ``bytes``, or ``str`` which is stored UTF-8 encoded.
+            expires_in: The expiry of the new entry, as for :meth:`set`.
+
+        Returns:
+            ``True`` if this call wrote the value, ``False`` if a live entry was there (it is left unchanged).
+
+        Raises:
+            TypeError, ValueError: as :meth:`set`.
+        """
+
+    @abstractmethod
+    async def compare_and_set(
+        self, key: str, expected: str | bytes | None, value: str | bytes, expires_in: TTL | None = None
+    ) -> bool:
+        """Replace the value of ``key`` with ``value`` only if it currently equals ``expected``, atomically.
+
+        Args:
+            key: A non-empty ``str``.
+            expected: The value the entry must hold (``str`` is compared UTF-8 encoded), or ``None``: the key must
+                be missing or expired.
+            value: The new value, as for :meth:`set`.
+            expires_in: The expiry of the new value, as for :meth:`set`: ``None`` means none, whatever expiry the
+                old value had.
+
+        Returns:
+            ``True`` if the value was replaced, ``False`` if the current value differed (nothing is changed).
+
+        Raises:
+            TypeError: ``expected`` is not ``bytes``, ``str`` or ``None``; or as :meth:`set`.
+            ValueError: as :meth:`set`.
+        """
+
+    @abstractmethod
+    async def compare_and_delete(self, key: str, expected: str | bytes) -> bool:
+        """Delete ``key`` only if its value equals ``expected``, atomically.
+
+        Returns:
+            ``True`` if the entry was deleted; ``False`` if it is missing, expired or holds another value.
+
+        Raises:
+            TypeError: ``expected`` is not ``bytes`` or ``str``, or ``key`` is not a ``str``.
+            ValueError: ``key`` is empty.
+        """
+
+    def lock(self, name: str, *, ttl: TTL, timeout: float | None = None) -> StoreLock:
+        """Return a lock named ``name`` on this store, to use as ``async with store.lock(...)``.
+
+        The lock is the entry ``name`` of this store holding a random token; it is shared by every process that
+        uses the same data (see :class:`~litestar_kvstores.lock.StoreLock`).
+
+        Args:
+            name: The key of the lock entry.
+            ttl: How long the lock holds before it lapses unless extended: a positive number of seconds or
+                ``timedelta``.
+            timeout: Seconds to wait for the lock before :class:`~litestar_kvstores.errors.LockTimeoutError`:
+                ``None`` waits as long as it takes, ``0`` tries once.
+
+        Raises:
+            TypeError, ValueError: ``name``, ``ttl`` or ``timeout`` is invalid.
+        """
+        from .lock import StoreLock
+
+        return StoreLock(self, name, ttl=ttl, timeout=timeout)
 
     @abstractmethod
     def keys(self) -> AsyncIterator[str]:

@@ -6,7 +6,7 @@ while programming errors (``TypeError``/``ValueError`` for bad arguments) stay s
 
 from __future__ import annotations
 
-__all__ = ("StoreError", "StoreUnavailableError")
+__all__ = ("LockTimeoutError", "StoreError", "StoreUnavailableError")
 
 
 class StoreError(Exception):
@@ -20,4 +20,11 @@ class StoreUnavailableError(StoreError):
     """The backend could not be reached within the configured timeout.
 
     The message names the address (``host:port`` or a path), never credentials.
+    """
+
+
+class LockTimeoutError(StoreError):
+    """A :class:`~litestar_kvstores.lock.StoreLock` could not be acquired within its ``timeout``.
+
+    The message names the lock and the timeout.
     """

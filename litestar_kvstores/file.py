@@ -39,11 +39,13 @@ from ._file.blocking import Directory
 from ._file.fast_path import TO_THREAD, expiry_now, read_many_now, read_now
 from ._file.format import entry_name, expires_at, pack_entry
 from ._file.os_calls import POSIX
-from ._file.threads import run_in_worker
+from ._threads import run_in_worker
 from .base import TTL, KVStore
 from .urls import bools_like_defaults, parameter_names, redact_url, reject_unknown, split_options
 from .validation import (
     check_amount,
+    check_expected,
+    check_expected_value,
     check_key,
     check_namespace,
     encode_value,
@@ -252,6 +254,47 @@ class FileStore(KVStore):
         check_amount(amount)
         ttl = ttl_seconds(expires_in)
         return await _in_thread(self._directory.incr, key, encoded_key, path, amount, ttl)
+
+    async def add(self, key: str, value: str | bytes, expires_in: TTL | None = None) -> bool:
+        """Store ``value`` under ``key`` unless a live entry is there, atomically across threads and processes.
+
+        Returns:
+            Whether it wrote.
+
+        Raises:
+            TypeError, ValueError: as :meth:`set`.
+            StoreError: the write failed.
+        """
+        return await self.compare_and_set(key, None, value, expires_in)
+
+    async def compare_and_set(
+        self, key: str, expected: str | bytes | None, value: str | bytes, expires_in: TTL | None = None
+    ) -> bool:
+        """Replace the value of ``key`` if it equals ``expected`` (``None``: missing or expired), atomically across
+        threads and processes (under the namespace directory's lock).
+
+        Raises:
+            TypeError: ``expected`` is not ``bytes``/``str``/``None``, or as :meth:`set`.
+            ValueError: as :meth:`set`.
+            StoreError: the write failed; the previous value is left intact.
+        """
+        encoded_key, path = self._locate(key)
+        wanted = check_expected(expected)
+        data = encode_value(value)
+        ttl = ttl_seconds(expires_in)
+        return await _in_thread(self._directory.compare, encoded_key, path, wanted, data, ttl)
+
+    async def compare_and_delete(self, key: str, expected: str | bytes) -> bool:
+        """Delete ``key`` if its value equals ``expected``, atomically across threads and processes.
+
+        Raises:
+            TypeError: ``expected`` is not ``bytes``/``str``, or ``key`` is not a ``str``.
+            ValueError: ``key`` is empty.
+            StoreError: the delete failed.
+        """
+        encoded_key, path = self._locate(key)
+        wanted = check_expected_value(expected)
+        return await _in_thread(self._directory.compare, encoded_key, path, wanted, None, None)
 
     async def keys(self) -> AsyncIterator[str]:
         """Yield the keys of this namespace (not of its children) that are not expired, listed in one pass.

@@ -20,6 +20,8 @@ from .validation import (
     INT64_MAX,
     INT64_MIN,
     check_amount,
+    check_expected,
+    check_expected_value,
     check_key,
     check_namespace,
     encode_value,
@@ -298,6 +300,48 @@ class MemoryStore(KVStore):
         self._entries[key] = (str(value).encode(), entry[1])
         self._state.touch(self._path, key, len(self._entries[key][0]))
         return value
+
+    async def add(self, key: str, value: str | bytes, expires_in: TTL | None = None) -> bool:
+        """Store ``value`` under ``key`` unless a live entry is there; return whether it wrote.
+
+        Raises:
+            TypeError, ValueError: as :meth:`set`.
+        """
+        return await self.compare_and_set(key, None, value, expires_in)
+
+    async def compare_and_set(
+        self, key: str, expected: str | bytes | None, value: str | bytes, expires_in: TTL | None = None
+    ) -> bool:
+        """Replace the value of ``key`` with ``value`` if it equals ``expected`` (``None``: missing or expired).
+
+        Raises:
+            TypeError: ``expected`` is not ``bytes``/``str``/``None``, or as :meth:`set`.
+            ValueError: as :meth:`set`.
+        """
+        check_key(key)
+        wanted = check_expected(expected)
+        data = self._check_fits(encode_value(value))
+        ttl = ttl_seconds(expires_in)
+        entry = self._live(key)
+        if (None if entry is None else entry[0]) != wanted:
+            return False
+        self._store(key, data, ttl)
+        return True
+
+    async def compare_and_delete(self, key: str, expected: str | bytes) -> bool:
+        """Delete ``key`` if its value equals ``expected``; return whether it did.
+
+        Raises:
+            TypeError: ``expected`` is not ``bytes``/``str``, or ``key`` is not a ``str``.
+            ValueError: ``key`` is empty.
+        """
+        check_key(key)
+        wanted = check_expected_value(expected)
+        entry = self._live(key)
+        if entry is None or entry[0] != wanted:
+            return False
+        self._remove(key)
+        return True
 
     async def keys(self) -> AsyncIterator[str]:
         """Yield the keys of this namespace (not of its children) that are not expired, as of each step."""

@@ -33,7 +33,16 @@ from ._mongo.connection import (
     Connection,
     open_client,
 )
-from ._mongo.documents import EXPIRY_ONLY, VALUE_ONLY, counter_value, expiry_at, is_live, live_filter, utc_now
+from ._mongo.documents import (
+    EXPIRY_ONLY,
+    VALUE_ONLY,
+    counter_value,
+    expiry_at,
+    is_live,
+    live_filter,
+    utc_now,
+    value_filter,
+)
 from ._mongo.errors import server_addresses
 from .base import TTL, KVStore
 from .urls import namespace_option, split_options
@@ -42,6 +51,8 @@ from .validation import (
     INT64_MAX,
     INT64_MIN,
     check_amount,
+    check_expected,
+    check_expected_value,
     check_key,
     check_namespace,
     check_namespace_path,
@@ -371,6 +382,75 @@ class MongoStore(KVStore):
             raise ValueError(f"incr would overflow a 64-bit integer: {total}")
         result = await self.collection.update_one(unchanged, {"$set": {"v": Int64(total)}})
         return total if result.matched_count else None
+
+    async def add(self, key: str, value: str | bytes, expires_in: TTL | None = None) -> bool:
+        """Store ``value`` under ``key`` unless a live entry is there, in one round trip.
+
+        One ``update_one`` that matches only an expired document and upserts a missing one; a live document makes
+        the upsert collide on ``_id`` (``DuplicateKeyError``), which means "not written". It reads its answer from
+        the write's result counts, not from a returned document (see FACTS: wire-compatible servers and upserts).
+
+        Raises:
+            TypeError, ValueError: as :meth:`set`.
+            StoreUnavailableError: the server cannot be reached.
+        """
+        document_id = self._key_prefix + check_key(key)
+        data = encode_value(value)
+        seconds = ttl_seconds(expires_in)
+        await self._ensure_indexes()
+        now = utc_now()
+        with self._errors:
+            try:
+                result = await self.collection.update_one(
+                    {"_id": document_id, "exp": {"$lte": now}},
+                    {"$set": {"v": data, "exp": expiry_at(seconds, now)}},
+                    upsert=True,
+                )
+            except DuplicateKeyError:
+                return False
+        return bool(result.matched_count or result.upserted_id is not None)
+
+    async def compare_and_set(
+        self, key: str, expected: str | bytes | None, value: str | bytes, expires_in: TTL | None = None
+    ) -> bool:
+        """Replace the value of ``key`` if it equals ``expected`` (``None``: missing or expired), in one round trip.
+
+        Raises:
+            TypeError: ``expected`` is not ``bytes``/``str``/``None``, or as :meth:`set`.
+            ValueError: as :meth:`set`.
+            StoreUnavailableError: the server cannot be reached.
+        """
+        check_key(key)
+        wanted = check_expected(expected)
+        data = encode_value(value)
+        seconds = ttl_seconds(expires_in)
+        if wanted is None:
+            return await self.add(key, data, seconds)
+        await self._ensure_indexes()
+        now = utc_now()
+        with self._errors:
+            result = await self.collection.update_one(
+                {"_id": self._key_prefix + key, "v": value_filter(wanted), **live_filter(now)},
+                {"$set": {"v": data, "exp": expiry_at(seconds, now)}},
+            )
+        return bool(result.matched_count)
+
+    async def compare_and_delete(self, key: str, expected: str | bytes) -> bool:
+        """Delete ``key`` if its live value equals ``expected``, in one round trip.
+
+        Raises:
+            TypeError: ``expected`` is not ``bytes``/``str``, or ``key`` is not a ``str``.
+            ValueError: ``key`` is empty.
+            StoreUnavailableError: the server cannot be reached.
+        """
+        document_id = self._key_prefix + check_key(key)
+        wanted = check_expected_value(expected)
+        await self._ensure_indexes()
+        with self._errors:
+            result = await self.collection.delete_one(
+                {"_id": document_id, "v": value_filter(wanted), **live_filter(utc_now())}
+            )
+        return bool(result.deleted_count)
 
     async def keys(self) -> AsyncIterator[str]:
         """Iterate over the keys of this namespace (not of its children) that are not expired."""

@@ -29,6 +29,7 @@ from litestar.plugins import CLIPluginProtocol, InitPluginProtocol
 from litestar.stores.base import NamespacedStore, Store
 from litestar.stores.registry import StoreRegistry as LitestarStoreRegistry
 
+from .cache import KVResponseCacheConfig, check_response_cache
 from .config_file import read_config_file
 from .memory import MemoryStore
 from .registry import StoreRegistry
@@ -75,6 +76,9 @@ class KVStoresConfig:
             out), e.g. ``{"sessions": {"encrypt": {"key_env": "SESSION_KEY"}}}``; see
             :mod:`litestar_kvstores.wrappers.config`.
         instrument: Wrap every store in an :class:`~litestar_kvstores.wrappers.InstrumentedStore` named after it.
+        cache_single_flight: Concurrent requests that miss the same response cache key run the handler once, across
+            processes on a shared store; the others wait for its response (see :mod:`litestar_kvstores.cache`).
+        cache_lock_timeout: Seconds such a request waits before it runs the handler itself.
     """
 
     default: StoreSpec | None = None
@@ -85,6 +89,8 @@ class KVStoresConfig:
     inject: Mapping[str, str] = field(default_factory=dict)
     wrappers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     instrument: bool = False
+    cache_single_flight: bool = False
+    cache_lock_timeout: float = 10.0
 
     def __repr__(self) -> str:
         """The config with every URL's credentials replaced by ``***``."""
@@ -257,6 +263,7 @@ class KVStoresPlugin(InitPluginProtocol, CLIPluginProtocol):
                 self.registry.defer(name, store)
         app_config.stores = self.registry
         app_config.lifespan.append(self.lifespan)
+        self._install_response_cache(app_config)
         if self.config.dependency_key is not None:
             app_config.dependencies.setdefault(
                 self.config.dependency_key, Provide(self._provide_registry, sync_to_thread=False)
@@ -264,6 +271,23 @@ class KVStoresPlugin(InitPluginProtocol, CLIPluginProtocol):
         for dependency, store_name in self.config.inject.items():
             app_config.dependencies.setdefault(dependency, provide_store(store_name))
         return app_config
+
+    def _install_response_cache(self, app_config: AppConfig) -> None:
+        """Give the response cache its index and, if configured, single flight (see :mod:`.cache`).
+
+        Raises:
+            TypeError, ValueError: ``cache_lock_timeout`` is invalid.
+        """
+        given = app_config.response_cache_config
+        if isinstance(given, KVResponseCacheConfig):
+            cache_config = given
+        else:
+            cache_config = KVResponseCacheConfig.from_config(
+                given, single_flight=self.config.cache_single_flight, lock_timeout=self.config.cache_lock_timeout
+            )
+        app_config.response_cache_config = cache_config
+        app_config.middleware.append(cache_config.middleware)
+        app_config.on_startup.append(check_response_cache)
 
     def _provide_registry(self) -> StoreRegistry:
         return self.registry

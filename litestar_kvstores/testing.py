@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-from collections.abc import Callable
+import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -30,6 +31,7 @@ from typing import Any
 import pytest
 
 from .base import KVStore
+from .errors import LockTimeoutError, StoreError
 
 __all__ = ("AWKWARD_KEYS", "ContractTraits", "StoreContract")
 
@@ -50,25 +52,71 @@ class ContractTraits:
     opener: Callable[[], Any] | None = None
 
 
-def _incr_in_process(opener: Callable[[], Any], key: str, times: int) -> None:
-    """Child-process body of the cross-process ``incr`` test: open the store and count ``times`` times."""
+async def _count_with_incr(store: KVStore, key: str, times: int) -> None:
+    for _ in range(times):
+        await store.incr(key)
+
+
+async def _race_to_add(store: KVStore, key: str, times: int) -> None:
+    """Try to ``add`` each of ``times`` keys; count every win in a counter per key."""
+    token = uuid.uuid4().hex
+    for i in range(times):
+        if await store.add(f"{key}:{i}", token):
+            await store.incr(f"{key}:wins:{i}")
+
+
+async def _count_with_compare_and_set(store: KVStore, key: str, times: int) -> None:
+    """Add one to the decimal in ``key`` ``times`` times by read, then ``compare_and_set``, retried when beaten."""
+    for _ in range(times):
+        while True:
+            current = await store.get(key)
+            assert current is not None
+            if await store.compare_and_set(key, current, str(int(current) + 1)):
+                break
+
+
+async def _count_under_lock(store: KVStore, key: str, times: int) -> None:
+    """Add one to the decimal in ``key`` ``times`` times by a plain read and write, each under ``store.lock``."""
+    for _ in range(times):
+        async with store.lock(f"{key}:lock", ttl=30):
+            current = await store.get(key)
+            assert current is not None
+            await asyncio.sleep(0.001)  # let the others try to get in
+            await store.set(key, str(int(current) + 1))
+
+
+_BODIES: dict[str, Callable[[KVStore, str, int], Awaitable[None]]] = {
+    "incr": _count_with_incr,
+    "add": _race_to_add,
+    "compare_and_set": _count_with_compare_and_set,
+    "lock": _count_under_lock,
+}
+
+
+def _child_process(opener: Callable[[], Any], body: str, key: str, times: int) -> None:
+    """Child-process body of the cross-process tests: open the store and run ``_BODIES[body]`` on it."""
 
     async def run() -> None:
         async with opener() as store:
-            for _ in range(times):
-                await store.incr(key)
+            await _BODIES[body](store, key, times)
 
     asyncio.run(run())
 
 
-def _run_in_processes(opener: Callable[[], Any], key: str, processes: int, times: int) -> None:
+def _run_in_processes(opener: Callable[[], Any], body: str, key: str, processes: int, times: int) -> None:
     context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=_incr_in_process, args=(opener, key, times)) for _ in range(processes)]
+    workers = [context.Process(target=_child_process, args=(opener, body, key, times)) for _ in range(processes)]
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join(120)
         assert worker.exitcode == 0, f"a worker process failed with exit code {worker.exitcode}"
+
+
+async def _across_processes(traits: ContractTraits, body: str, key: str, processes: int, times: int) -> None:
+    if traits.opener is None:
+        pytest.skip("this store is not shared across processes")
+    await asyncio.to_thread(_run_in_processes, traits.opener, body, key, processes, times)
 
 
 async def _collect(store: KVStore) -> set[str]:
@@ -420,10 +468,8 @@ class StoreContract:
         assert await store.get("counter") == b"200"
 
     async def test_incr_is_atomic_across_processes(self, store: KVStore, contract_traits: ContractTraits) -> None:
-        if contract_traits.opener is None:
-            pytest.skip("this store is not shared across processes")
         await store.set("counter", b"0")
-        await asyncio.to_thread(_run_in_processes, contract_traits.opener, "counter", 4, 250)
+        await _across_processes(contract_traits, "incr", "counter", 4, 250)
         assert await store.get("counter") == b"1000"
 
     async def test_keys_lists_this_namespace_only(self, store: KVStore) -> None:
@@ -451,6 +497,265 @@ class StoreContract:
 
     async def test_ping(self, store: KVStore) -> None:
         assert await store.ping() is True
+
+    # --- atomic primitives ------------------------------------------------------------------------------------
+
+    async def test_add_writes_only_when_the_key_is_missing(self, store: KVStore) -> None:
+        assert await store.add("key", b"first", expires_in=100) is True
+        assert await store.add("key", b"second") is False
+        assert await store.add("key", "third", expires_in=5) is False
+        assert await store.get("key") == b"first"
+        assert await store.expires_in("key") == 100
+
+    async def test_add_without_expiry_never_expires(self, store: KVStore) -> None:
+        assert await store.add("key", "välüe")
+        assert await store.get("key") == "välüe".encode()
+        assert await store.expires_in("key") is None
+
+    async def test_add_over_an_expired_entry(self, store: KVStore) -> None:
+        await store.set("key", b"old", expires_in=0.2)
+        await asyncio.sleep(0.5)
+        assert await store.add("key", b"new", expires_in=0.4) is True
+        assert await store.get("key") == b"new"
+        await asyncio.sleep(0.8)  # the new entry has the new, sub-second expiry
+        assert await store.get("key") is None
+
+    async def test_add_of_an_empty_value_counts_as_present(self, store: KVStore) -> None:
+        assert await store.add("key", b"")
+        assert not await store.add("key", b"x")
+        assert await store.get("key") == b""
+
+    @pytest.mark.parametrize("value", [1, None, bytearray(b"x"), ["a"]])
+    async def test_add_rejects_other_value_types(self, store: KVStore, value: Any) -> None:
+        with pytest.raises(TypeError):
+            await store.add("key", value)
+        assert await store.get("key") is None
+
+    @pytest.mark.parametrize(("expires_in", "error"), [(0, ValueError), (-1, ValueError), ("10", TypeError)])
+    async def test_add_rejects_invalid_expiry(self, store: KVStore, expires_in: Any, error: type[Exception]) -> None:
+        with pytest.raises(error, match="expires_in"):
+            await store.add("key", b"value", expires_in=expires_in)
+        assert await store.get("key") is None
+
+    @pytest.mark.parametrize("key", [1, b"key", None, ""])
+    async def test_primitives_reject_invalid_keys(self, store: KVStore, key: Any) -> None:
+        error = ValueError if key == "" else TypeError
+        with pytest.raises(error):
+            await store.add(key, b"value")
+        with pytest.raises(error):
+            await store.compare_and_set(key, None, b"value")
+        with pytest.raises(error):
+            await store.compare_and_delete(key, b"value")
+
+    async def test_add_is_atomic_under_concurrent_tasks(self, store: KVStore) -> None:
+        results = await asyncio.gather(*(store.add("key", f"writer {i}") for i in range(50)))
+        assert results.count(True) == 1
+        assert await store.get("key") == f"writer {results.index(True)}".encode()
+
+    async def test_add_is_atomic_across_processes(self, store: KVStore, contract_traits: ContractTraits) -> None:
+        await _across_processes(contract_traits, "add", "slot", 4, 40)
+        wins = await store.get_many([f"slot:wins:{i}" for i in range(40)])
+        assert set(wins.values()) == {b"1"}
+
+    async def test_compare_and_set_replaces_only_the_expected_value(self, store: KVStore) -> None:
+        await store.set("key", b"one")
+        assert await store.compare_and_set("key", b"two", b"three") is False
+        assert await store.get("key") == b"one"
+        assert await store.compare_and_set("key", b"one", b"two") is True
+        assert await store.get("key") == b"two"
+        assert await store.compare_and_set("key", "two", "drei ✓") is True  # str compared UTF-8 encoded
+        assert await store.compare_and_set("key", "drei ✓", b"four") is True
+        assert await store.get("key") == b"four"
+
+    async def test_compare_and_set_with_none_expects_a_missing_key(self, store: KVStore) -> None:
+        assert await store.compare_and_set("key", None, b"created", expires_in=50) is True
+        assert await store.compare_and_set("key", None, b"again") is False
+        assert await store.get("key") == b"created"
+        assert await store.expires_in("key") == 50
+        await store.set("empty", b"")
+        assert await store.compare_and_set("empty", None, b"x") is False  # an empty value is a value
+        assert await store.compare_and_set("empty", b"", b"x") is True
+
+    async def test_compare_and_set_and_delete_on_an_incr_counter(self, store: KVStore) -> None:
+        await store.incr("counter", 7)
+        assert await store.compare_and_set("counter", b"007", b"8") is False
+        assert await store.compare_and_set("counter", b"7", b"8") is True
+        assert await store.incr("counter") == 9
+        assert await store.compare_and_delete("counter", "9") is True
+        assert not await store.exists("counter")
+
+    async def test_compare_and_set_of_a_missing_key_with_a_value_fails(self, store: KVStore) -> None:
+        assert await store.compare_and_set("key", b"anything", b"value") is False
+        assert await store.get("key") is None
+
+    async def test_compare_and_set_treats_an_expired_key_as_missing(self, store: KVStore) -> None:
+        await store.set("key", b"old", expires_in=0.2)
+        await asyncio.sleep(0.5)
+        assert await store.compare_and_set("key", b"old", b"new") is False
+        assert await store.get("key") is None
+        assert await store.compare_and_set("key", None, b"new") is True
+        assert await store.get("key") == b"new"
+
+    async def test_compare_and_set_gives_the_new_value_its_own_expiry(self, store: KVStore) -> None:
+        await store.set("key", b"one", expires_in=100)
+        assert await store.compare_and_set("key", b"one", b"two", expires_in=timedelta(seconds=30))
+        assert await store.expires_in("key") == 30
+        assert await store.compare_and_set("key", b"two", b"three")  # None: no expiry, as with set
+        assert await store.expires_in("key") is None
+        assert await store.compare_and_set("key", b"three", b"four", expires_in=0.4)
+        await asyncio.sleep(0.8)
+        assert await store.get("key") is None
+
+    @pytest.mark.parametrize("expected", [1, 1.5, bytearray(b"one"), ["one"], object()])
+    async def test_compare_and_set_rejects_other_expected_types(self, store: KVStore, expected: Any) -> None:
+        await store.set("key", b"one")
+        with pytest.raises(TypeError, match="expected"):
+            await store.compare_and_set("key", expected, b"two")
+        assert await store.get("key") == b"one"
+
+    @pytest.mark.parametrize(
+        ("value", "expires_in", "error"),
+        [(2, None, TypeError), (None, None, TypeError), (b"two", 0, ValueError), (b"two", "1", TypeError)],
+    )
+    async def test_compare_and_set_rejects_invalid_values_and_expiry(
+        self, store: KVStore, value: Any, expires_in: Any, error: type[Exception]
+    ) -> None:
+        await store.set("key", b"one")
+        with pytest.raises(error):
+            await store.compare_and_set("key", b"one", value, expires_in=expires_in)
+        assert await store.get("key") == b"one"
+
+    async def test_compare_and_set_is_atomic_under_concurrent_tasks(self, store: KVStore) -> None:
+        await store.set("counter", b"0")
+        await asyncio.gather(*(_count_with_compare_and_set(store, "counter", 3) for _ in range(20)))
+        assert await store.get("counter") == b"60"
+
+    async def test_compare_and_set_is_atomic_across_processes(
+        self, store: KVStore, contract_traits: ContractTraits
+    ) -> None:
+        await store.set("counter", b"0")
+        await _across_processes(contract_traits, "compare_and_set", "counter", 3, 40)
+        assert await store.get("counter") == b"120"
+
+    async def test_compare_and_delete_deletes_only_the_expected_value(self, store: KVStore) -> None:
+        await store.set("key", "välüe")
+        assert await store.compare_and_delete("key", b"other") is False
+        assert await store.get("key") == "välüe".encode()
+        assert await store.compare_and_delete("key", "välüe") is True
+        assert await store.get("key") is None
+        assert await store.compare_and_delete("key", "välüe") is False
+
+    async def test_compare_and_delete_of_an_expired_key_is_false(self, store: KVStore) -> None:
+        await store.set("key", b"value", expires_in=0.2)
+        await asyncio.sleep(0.5)
+        assert await store.compare_and_delete("key", b"value") is False
+        assert await store.get("key") is None
+
+    @pytest.mark.parametrize("expected", [None, 1, bytearray(b"value"), ["value"]])
+    async def test_compare_and_delete_rejects_other_expected_types(self, store: KVStore, expected: Any) -> None:
+        await store.set("key", b"value")
+        with pytest.raises(TypeError, match="expected"):
+            await store.compare_and_delete("key", expected)
+        assert await store.get("key") == b"value"
+
+    async def test_compare_and_delete_is_atomic_under_concurrent_tasks(self, store: KVStore) -> None:
+        await store.set("key", b"value")
+        results = await asyncio.gather(*(store.compare_and_delete("key", b"value") for _ in range(20)))
+        assert results.count(True) == 1
+
+    # --- locks ------------------------------------------------------------------------------------------------
+
+    async def test_lock_excludes_concurrent_tasks(self, store: KVStore) -> None:
+        inside = 0
+        most = 0
+
+        async def work() -> None:
+            nonlocal inside, most
+            for _ in range(3):
+                async with store.lock("lock", ttl=30):
+                    inside += 1
+                    most = max(most, inside)
+                    await asyncio.sleep(0.002)
+                    inside -= 1
+
+        await asyncio.gather(*(work() for _ in range(8)))
+        assert most == 1
+        assert not await store.exists("lock")
+
+    async def test_lock_excludes_other_processes(self, store: KVStore, contract_traits: ContractTraits) -> None:
+        await store.set("counter", b"0")
+        await _across_processes(contract_traits, "lock", "counter", 3, 15)
+        assert await store.get("counter") == b"45"
+
+    async def test_lock_timeout_zero_tries_once(self, store: KVStore) -> None:
+        async with store.lock("lock", ttl=30):
+            with pytest.raises(LockTimeoutError, match="'lock'") as raised:
+                await store.lock("lock", ttl=30, timeout=0).acquire()
+        assert isinstance(raised.value, StoreError)
+        async with store.lock("lock", ttl=30, timeout=0) as lock:
+            assert lock.held
+
+    async def test_lock_waits_for_the_holder_to_release(self, store: KVStore) -> None:
+        holder = store.lock("lock", ttl=30)
+        await holder.acquire()
+        waiter = asyncio.ensure_future(store.lock("lock", ttl=30, timeout=10).acquire())
+        await asyncio.sleep(0.2)
+        assert not waiter.done()
+        assert await holder.release() is True
+        await asyncio.wait_for(waiter, 5)
+
+    async def test_lock_timeout_raises_after_waiting(self, store: KVStore) -> None:
+        async with store.lock("lock", ttl=30):
+            started = asyncio.get_running_loop().time()
+            with pytest.raises(LockTimeoutError):
+                await store.lock("lock", ttl=30, timeout=0.3).acquire()
+            assert asyncio.get_running_loop().time() - started >= 0.3
+
+    async def test_lapsed_lock_is_taken_over_and_never_released_by_the_old_holder(self, store: KVStore) -> None:
+        old = store.lock("lock", ttl=0.3)
+        await old.acquire()
+        await asyncio.sleep(0.6)  # the old holder ran past its ttl
+        new = store.lock("lock", ttl=30, timeout=0)
+        await new.acquire()
+        assert await old.extend(30) is False
+        assert await old.release() is False
+        assert await store.exists("lock")
+        with pytest.raises(LockTimeoutError):
+            await store.lock("lock", ttl=30, timeout=0).acquire()
+        assert await new.extend(30) is True
+        assert await new.release() is True
+        assert not await store.exists("lock")
+
+    async def test_lock_extend_keeps_it_held(self, store: KVStore) -> None:
+        async with store.lock("lock", ttl=0.5) as lock:
+            await asyncio.sleep(0.2)
+            assert await lock.extend(2) is True
+            await asyncio.sleep(0.5)  # past the first ttl
+            with pytest.raises(LockTimeoutError):
+                await store.lock("lock", ttl=30, timeout=0).acquire()
+            assert 1 <= (await store.expires_in("lock") or 0) <= 2
+
+    async def test_lock_is_released_when_the_body_raises(self, store: KVStore) -> None:
+        with pytest.raises(KeyError):
+            async with store.lock("lock", ttl=30):
+                raise KeyError("boom")
+        assert not await store.exists("lock")
+
+    @pytest.mark.parametrize(
+        ("ttl", "timeout", "error"),
+        [
+            (None, None, TypeError),
+            (0, None, ValueError),
+            ("1", None, TypeError),
+            (1, -1, ValueError),
+            (1, "1", TypeError),
+        ],
+    )
+    def test_lock_rejects_invalid_arguments(
+        self, store: KVStore, ttl: Any, timeout: Any, error: type[Exception]
+    ) -> None:
+        with pytest.raises(error):
+            store.lock("lock", ttl=ttl, timeout=timeout)
 
     # --- concurrency ------------------------------------------------------------------------------------------
 

@@ -2,9 +2,10 @@
 
 One factory per URL scheme. Built in: ``memory://``, ``file://``, ``redis://``, ``rediss://``, ``valkey://``,
 ``valkeys://``, ``redis+sentinel://``, ``valkey+sentinel://``, ``redis+cluster://``, ``valkey+cluster://``,
-``mongodb://`` and ``mongodb+srv://``. The network backends are imported only when their scheme is used. Other
-packages add schemes with :func:`register_scheme` or through the ``litestar_kvstores.schemes`` entry-point group
-(the entry point's name is the scheme, its object a :data:`SchemeFactory`).
+``mongodb://``, ``mongodb+srv://``, ``sqlite://``, ``postgresql://`` and ``postgres://``. The network backends are
+imported only when their scheme is used. Other packages add schemes with :func:`register_scheme` or through the
+``litestar_kvstores.schemes`` entry-point group (the entry point's name is the scheme, its object a
+:data:`SchemeFactory`).
 
 Query parameters carry options (``?namespace=app&max_entries=1000``); keyword arguments of :func:`store_from_url`
 do too and win over the query. An unknown scheme or option raises ``ValueError`` naming it before any connection
@@ -67,6 +68,8 @@ _BUILT_IN_SCHEMES: dict[str, str] = {
         "litestar_kvstores.valkey:ValkeyStore",
     ),
     **dict.fromkeys(("mongodb", "mongodb+srv"), "litestar_kvstores.mongo:MongoStore"),
+    "sqlite": "litestar_kvstores.sqlite:SQLiteStore",
+    **dict.fromkeys(("postgresql", "postgres"), "litestar_kvstores.postgres:PostgresStore"),
 }
 """Each built-in scheme and the store class whose ``from_url`` builds it, imported on first use (so an optional
 client library is needed only when its scheme is used)."""

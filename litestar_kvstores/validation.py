@@ -17,6 +17,8 @@ __all__ = (
     "INT64_MIN",
     "NAMESPACE_PATTERN",
     "check_amount",
+    "check_expected",
+    "check_expected_value",
     "check_key",
     "check_namespace",
     "check_namespace_path",
@@ -162,3 +164,27 @@ def check_amount(amount: object) -> int:
     if not INT64_MIN <= amount <= INT64_MAX:
         raise ValueError(f"amount must fit in a signed 64-bit integer, got {amount}")
     return amount
+
+
+def check_expected(expected: object) -> bytes | None:
+    """Return the ``expected`` value of ``compare_and_set``: ``None`` ("missing or expired") or ``bytes``.
+
+    Raises:
+        TypeError: ``expected`` is not ``bytes``, ``str`` (UTF-8 encoded) or ``None``.
+    """
+    if expected is None:
+        return None
+    if isinstance(expected, bytes | str):
+        return encode_value(expected)
+    raise TypeError(f"expected must be bytes, str or None, not {type(expected).__name__}")
+
+
+def check_expected_value(expected: object) -> bytes:
+    """Return the ``expected`` value of ``compare_and_delete`` as ``bytes``.
+
+    Raises:
+        TypeError: ``expected`` is not ``bytes`` or ``str`` (UTF-8 encoded).
+    """
+    if isinstance(expected, bytes | str):
+        return encode_value(expected)
+    raise TypeError(f"expected must be bytes or str, not {type(expected).__name__}")

@@ -20,4 +20,6 @@ BACKENDS: list[str] = [
     "redis_cluster",
     "valkey_cluster",
     "mongo",
+    "sqlite",
+    "postgres",
 ]

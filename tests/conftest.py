@@ -14,6 +14,8 @@ pytest_plugins = [
     "tests.fixtures_memory",
     "tests.fixtures_redis",
     "tests.fixtures_mongo",
+    "tests.fixtures_sqlite",
+    "tests.fixtures_postgres",
     "tests.fixtures_plugin",
 ]
 

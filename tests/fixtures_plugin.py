@@ -23,6 +23,8 @@ def url_for(backend: str, request: pytest.FixtureRequest, directory: Path) -> st
         return f"memory://?namespace={namespace}"
     if backend == "file":
         return f"file://{directory}?namespace={namespace}"
+    if backend == "sqlite":
+        return f"sqlite://{directory}.db?namespace={namespace}"
     server = server_url(backend, request)
     return f"{server}{'&' if '?' in server else '?'}namespace={namespace}"
 
@@ -33,6 +35,7 @@ SCHEMES = {
     "redis_cluster": "redis+cluster",
     "valkey_cluster": "valkey+cluster",
     "mongo": "mongodb",
+    "postgres": "postgresql",
 }
 """The ``store_from_url`` scheme of each network backend (its server fixture may hand out ``redis://`` for all)."""
 

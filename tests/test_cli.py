@@ -81,7 +81,7 @@ def test_list(backend: str, store_url: str, tmp_path: Path) -> None:
     assert fields[1].endswith("Store")
     if backend == "memory":
         assert fields[2] == "in-process"
-    elif backend == "file":
+    elif backend in ("file", "sqlite"):
         assert fields[2].startswith(str(tmp_path))
     else:
         assert "127.0.0.1:" in fields[2] or "localhost:" in fields[2]

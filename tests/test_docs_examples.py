@@ -10,7 +10,9 @@ blocks are few, and each says why.
 from __future__ import annotations
 
 import ast
+import base64
 import inspect
+import os
 import re
 import subprocess
 import sys
@@ -61,6 +63,8 @@ SERVERS = {
     "localhost:26379": "docs_sentinel",
 }
 SENTINEL_TUPLE = '("localhost", 26379)'
+WHOLE_URLS = {"postgresql://app:secret@localhost:5432/app": "postgres_url"}
+"""Placeholders replaced by the test server's whole URL (its credentials and database too)."""
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +87,9 @@ def with_test_servers(code: str, request: pytest.FixtureRequest) -> str:
         netloc = urlsplit(str(request.getfixturevalue(fixture))).netloc
         scheme, _, _ = placeholder.rpartition("://")
         code = code.replace(placeholder, f"{scheme}://{netloc}" if scheme else netloc)
+    for placeholder, fixture in WHOLE_URLS.items():
+        if placeholder in code:
+            code = code.replace(placeholder, str(request.getfixturevalue(fixture)))
     if SENTINEL_TUPLE in code:  # Sentinel([("localhost", 26379)]) takes (host, port) pairs
         sentinel = urlsplit(str(request.getfixturevalue("docs_sentinel")))
         code = code.replace(SENTINEL_TUPLE, repr((sentinel.hostname, sentinel.port)))
@@ -108,6 +115,9 @@ async def test_every_example_of_the_page_runs(
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("KVSTORES_DEFAULT", raising=False)
     monkeypatch.setenv("DASHBOARD_CSRF_SECRET", "the docs test's secret")
+    monkeypatch.setenv("SESSION_KEY", base64.b64encode(os.urandom(32)).decode())  # the wrappers page's key
+    if any('os.environ["REDIS_URL"]' in block.code for block in blocks(page)):
+        monkeypatch.setenv("REDIS_URL", str(request.getfixturevalue("redis_url")))
     module = types.ModuleType(f"docs_{page.stem.replace('-', '_')}")  # Litestar resolves handlers' type hints in it
     monkeypatch.setitem(sys.modules, module.__name__, module)
     for block in blocks(page):

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from litestar_kvstores._file.threads import MAX_THREADS, run_in_worker
+from litestar_kvstores._threads import MAX_THREADS, run_in_worker
 
 
 async def test_returns_the_result_from_another_thread() -> None:

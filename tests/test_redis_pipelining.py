@@ -103,13 +103,19 @@ async def test_every_command_takes_part_and_each_caller_gets_its_own_result(any_
             (store.set(f"w{i}", f"w{i}"), None),
             (store.delete(f"gone{i}"), None),
             (store.get("plain", renew_for=5), b"p"),
+            (store.add(f"a{i}", b"new", expires_in=60), True),
+            (store.add(f"k{i}", b"taken"), False),
+            (store.compare_and_set(f"c{i}", None, f"c{i}"), True),
+            (store.compare_and_set(f"k{i}", b"wrong", b"x"), False),
+            (store.compare_and_delete(f"missing{i}", b"x"), False),
         ]
     results = await asyncio.gather(*(operation for operation, _ in operations))
-    assert results == [expected for _, expected in operations]
+    assert results == [expected for _, expected in operations]  # the primitives take part too
     assert await store.get_many([f"w{i}" for i in range(20)]) == {f"w{i}": f"w{i}".encode() for i in range(20)}
     assert 110 <= (await store.expires_in("k3") or 0) <= 120  # renewed inside a pipeline
     assert await store.expires_in("plain") is None  # a key without expiry keeps having none
     assert 55 <= (await store.expires_in("e3") or 0) <= 60
+    assert await store.get_many(["a3", "c3"]) == {"a3": b"new", "c3": b"c3"}
 
 
 async def test_an_error_reply_fails_only_its_own_command(any_store: RedisLikeStore) -> None:

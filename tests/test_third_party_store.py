@@ -1,5 +1,8 @@
 """A third-party store that implements only the abstract methods of ``KVStore`` passes the whole contract.
 
+The abstract methods include the atomic primitives (``add``, ``compare_and_set``, ``compare_and_delete``): they have
+no generic implementation, so a third-party store writes them too; ``lock`` then works on it unchanged.
+
 It implements ``namespaces`` (which has no generic default) and relies on every default of
 :class:`litestar_kvstores.base.KVStore` (``count``, ``get_many``, ``set_many``,
 ``delete_many``, ``ping``, ``aclose``, ``address``), so this proves the defaults keep the contract too: bad input to
@@ -18,6 +21,8 @@ from litestar_kvstores.base import TTL, KVStore
 from litestar_kvstores.testing import ContractTraits, StoreContract
 from litestar_kvstores.validation import (
     check_amount,
+    check_expected,
+    check_expected_value,
     check_key,
     check_namespace,
     encode_value,
@@ -103,6 +108,27 @@ class MinimalStore(KVStore):
             expiry = entry[1]
         self._entries[(self._path, key)] = (str(total).encode(), expiry)
         return total
+
+    async def compare_and_set(
+        self, key: str, expected: str | bytes | None, value: str | bytes, expires_in: TTL | None = None
+    ) -> bool:
+        wanted, data, ttl = check_expected(expected), encode_value(value), ttl_seconds(expires_in)
+        entry = self._live(key)
+        if (None if entry is None else entry[0]) != wanted:
+            return False
+        self._entries[(self._path, key)] = (data, None if ttl is None else time.monotonic() + ttl)
+        return True
+
+    async def add(self, key: str, value: str | bytes, expires_in: TTL | None = None) -> bool:
+        return await self.compare_and_set(key, None, value, expires_in)
+
+    async def compare_and_delete(self, key: str, expected: str | bytes) -> bool:
+        wanted = check_expected_value(expected)
+        entry = self._live(key)
+        if entry is None or entry[0] != wanted:
+            return False
+        del self._entries[(self._path, key)]
+        return True
 
     async def keys(self) -> AsyncIterator[str]:
         for path, key in list(self._entries):

@@ -13,9 +13,9 @@ import pytest
 from litestar_kvstores import MemoryStore, StoreUnavailableError
 from litestar_kvstores.redis import RedisStore
 from litestar_kvstores.wrappers import FallbackStore, InstrumentedStore, RetryStore
+from testservers.redis import RedisServer, start_server
 
 from .fixtures_redis import unique_namespace
-from .servers.redis import RedisServer, start_server
 
 
 @pytest.fixture

@@ -3,8 +3,8 @@
 
 - :mod:`.format`: the on-disk format (file names, the entry header, expiry semantics).
 - :mod:`.os_calls`: POSIX primitives: the directory lock, atomic replacement, reads that never wait for the disk.
-- :mod:`.threads`: the worker threads that run blocking calls (cheaper per call than ``run_in_executor``).
 - :mod:`.errors`: the translation of ``OSError`` into the package's errors, naming the path.
 - :mod:`.fast_path`: reads served from the page cache on the event loop, without a thread hop.
-- :mod:`.blocking`: every operation's blocking work on one directory, run in a worker thread.
+- :mod:`.blocking`: every operation's blocking work on one directory, run in a worker thread
+  (:mod:`litestar_kvstores._threads`, shared with the SQLite store).
 """

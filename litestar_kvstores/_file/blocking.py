@@ -181,6 +181,30 @@ class Directory:
             if self.fsync:
                 fsync_directory(self.path)
 
+    def compare(
+        self, encoded_key: bytes, path: str, expected: bytes | None, value: bytes | None, ttl: float | None
+    ) -> bool:
+        """Under the lock: if the live value at ``path`` is ``expected`` (``None``: no live entry), write ``value``
+        with expiry ``ttl``, or delete the entry when ``value`` is ``None``.
+
+        Returns:
+            Whether it wrote or deleted.
+
+        Raises:
+            StoreError: the write or the delete failed; the entry is left as it was.
+        """
+        with self._errors, self._lock():
+            current = self._read(path, encoded_key, whole=True, locked=True, remove_expired=False)
+            if (None if current is None else current[1]) != expected:
+                return False
+            if value is not None:
+                self.write([(path, pack_entry(encoded_key, value, expires_at(ttl)))], locked=True)
+                return True
+            os.unlink(path)
+            if self.fsync:
+                fsync_directory(self.path)
+        return True
+
     def incr(self, key: str, encoded_key: bytes, path: str, amount: int, ttl: float | None) -> int:
         """Add ``amount`` to the counter at ``path`` under the lock; a new counter expires in ``ttl`` seconds.
 

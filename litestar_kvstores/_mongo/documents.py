@@ -11,9 +11,20 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
+from bson import Int64
+
 from ..validation import INT64_MAX, INT64_MIN
 
-__all__ = ("EXPIRY_ONLY", "VALUE_ONLY", "counter_value", "expiry_at", "is_live", "live_filter", "utc_now")
+__all__ = (
+    "EXPIRY_ONLY",
+    "VALUE_ONLY",
+    "counter_value",
+    "expiry_at",
+    "is_live",
+    "live_filter",
+    "utc_now",
+    "value_filter",
+)
 
 VALUE_ONLY: Final = {"_id": 0, "v": 1}
 """Projection of a document's value."""
@@ -60,3 +71,14 @@ def counter_value(key: str, value: object) -> int:
     if isinstance(value, bytes) and _INTEGER_VALUE.fullmatch(value) and INT64_MIN <= int(value) <= INT64_MAX:
         return int(value)
     raise ValueError(f"The value of {key!r} is not a 64-bit integer")
+
+
+def value_filter(expected: bytes) -> Any:
+    """Filter for a stored value equal to ``expected``: the bytes, or the counter ``incr`` keeps as a 64-bit int."""
+    if not _INTEGER_VALUE.fullmatch(expected):
+        return expected
+    number = int(expected)
+    # b"007" is not what a counter of 7 reads as
+    if INT64_MIN <= number <= INT64_MAX and str(number).encode() == expected:
+        return {"$in": [expected, Int64(number)]}
+    return expected

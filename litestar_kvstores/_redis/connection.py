@@ -248,8 +248,8 @@ class Connection:
             for queued in commands
             if isinstance(queued.result, self.bridge.redirect_errors)
         ]
-        if redirected:
-            await asyncio.gather(*(self._run_redirected(queued) for queued in redirected))
+        for queued in redirected:  # one at a time: the first refreshes the client's slot map for the others
+            await self._run_redirected(queued)
         for (_, commands, futures), failure in zip(groups, failures, strict=True):
             if isinstance(failure, BaseException):  # the connection failed before any reply
                 _deliver(futures, [self._cluster_error(failure)] * len(futures))
@@ -279,7 +279,7 @@ class Connection:
         except Exception as exc:
             raise self._cluster_error(exc) from exc
 
-    async def run_script(self, script: Script, key: str, *args: int) -> Any:
+    async def run_script(self, script: Script, key: str, *args: int | bytes) -> Any:
         """Run ``script`` on ``key`` with ``args`` in one round trip (two more if the server lacks the script)."""
         try:
             return await self.execute("EVALSHA", script.sha, 1, key, *args)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 from importlib import resources
 
-__all__ = ("GET_AND_RENEW", "INCR_WITH_EXPIRY", "Script")
+__all__ = ("COMPARE_AND_DELETE", "COMPARE_AND_SET", "GET_AND_RENEW", "INCR_WITH_EXPIRY", "Script")
 
 
 class Script:
@@ -23,3 +23,5 @@ class Script:
 
 GET_AND_RENEW = Script("get_and_renew.lua")
 INCR_WITH_EXPIRY = Script("incr_with_expiry.lua")
+COMPARE_AND_SET = Script("compare_and_set.lua")
+COMPARE_AND_DELETE = Script("compare_and_delete.lua")

@@ -23,6 +23,8 @@ from ..base import TTL, KVStore
 from ..validation import (
     DEFAULT_NAMESPACE,
     check_amount,
+    check_expected,
+    check_expected_value,
     check_key,
     check_namespace,
     check_namespace_path,
@@ -34,7 +36,7 @@ from ..validation import (
 from . import factory
 from .bridge import ClientBridge
 from .connection import Connection
-from .scripts import GET_AND_RENEW, INCR_WITH_EXPIRY
+from .scripts import COMPARE_AND_DELETE, COMPARE_AND_SET, GET_AND_RENEW, INCR_WITH_EXPIRY, Script
 
 if TYPE_CHECKING:
     from typing import Self
@@ -223,15 +225,7 @@ class RedisLikeStore(KVStore):
             StoreUnavailableError: the server cannot be reached.
             StoreError: the server rejected the write.
         """
-        name = self._prefix + check_key(key)
-        data = encode_value(value)
-        milliseconds = _ttl_milliseconds(expires_in)
-        conn = self._conn
-        with conn.errors:
-            if milliseconds is None:
-                await conn.execute("SET", name, data)
-            else:
-                await conn.execute("SET", name, data, "PX", milliseconds)
+        await self._set(key, value, expires_in, only_if_missing=False)
 
     async def get(self, key: str, renew_for: TTL | None = None) -> bytes | None:
         """Return the value of ``key``, or ``None`` when it is missing or expired.
@@ -312,6 +306,67 @@ class RedisLikeStore(KVStore):
                     raise ValueError(message) from exc
                 raise
         return int(value)
+
+    async def add(self, key: str, value: str | bytes, expires_in: TTL | None = None) -> bool:
+        """Store ``value`` under ``key`` unless the key exists, in one atomic command (``SET NX``).
+
+        Returns:
+            Whether it wrote.
+
+        Raises:
+            TypeError, ValueError: as :meth:`set`.
+            StoreUnavailableError: the server cannot be reached.
+        """
+        return await self._set(key, value, expires_in, only_if_missing=True)
+
+    async def _set(self, key: str, value: str | bytes, expires_in: TTL | None, *, only_if_missing: bool) -> bool:
+        """``SET`` (``NX`` when ``only_if_missing``) with a millisecond expiry; whether the server wrote."""
+        name = self._prefix + check_key(key)
+        data = encode_value(value)
+        milliseconds = _ttl_milliseconds(expires_in)
+        conn = self._conn
+        command: tuple[Any, ...] = ("SET", name, data)
+        if milliseconds is not None:
+            command += ("PX", milliseconds)
+        if only_if_missing:
+            command += ("NX",)
+        with conn.errors:
+            written = await conn.execute(*command)  # b"OK" (True from a cluster client), or None when not written
+        return bool(written)
+
+    async def compare_and_set(
+        self, key: str, expected: str | bytes | None, value: str | bytes, expires_in: TTL | None = None
+    ) -> bool:
+        """Replace the value of ``key`` if it equals ``expected`` (``None``: missing), in one server-side script.
+
+        Raises:
+            TypeError: ``expected`` is not ``bytes``/``str``/``None``, or as :meth:`set`.
+            ValueError: as :meth:`set`.
+            StoreUnavailableError: the server cannot be reached.
+        """
+        name = self._prefix + check_key(key)
+        wanted = check_expected(expected)
+        data = encode_value(value)
+        milliseconds = _ttl_milliseconds(expires_in) or 0
+        args = (0, b"", data, milliseconds) if wanted is None else (1, wanted, data, milliseconds)
+        return await self._run_primitive(COMPARE_AND_SET, name, *args)
+
+    async def compare_and_delete(self, key: str, expected: str | bytes) -> bool:
+        """Delete ``key`` if its value equals ``expected``, in one server-side script.
+
+        Raises:
+            TypeError: ``expected`` is not ``bytes``/``str``, or ``key`` is not a ``str``.
+            ValueError: ``key`` is empty.
+            StoreUnavailableError: the server cannot be reached.
+        """
+        name = self._prefix + check_key(key)
+        return await self._run_primitive(COMPARE_AND_DELETE, name, check_expected_value(expected))
+
+    async def _run_primitive(self, script: Script, name: str, *args: int | bytes) -> bool:
+        conn = self._conn
+        with conn.errors:
+            done = await conn.run_script(script, name, *args)
+        return bool(done)
 
     async def get_many(self, keys: Iterable[str]) -> dict[str, bytes | None]:
         """Return each key's value (``None`` when missing or expired) in one round trip per server."""

@@ -23,9 +23,10 @@ from __future__ import annotations
 import copy
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from ..base import TTL, KVStore
+from ..validation import check_expected, check_expected_value, check_key
 
 if TYPE_CHECKING:
     from typing import Self
@@ -60,6 +61,10 @@ OPERATIONS: Mapping[str, Operation] = {
     "delete_all": Operation(writes=True, repeatable=True),
     "delete_expired": Operation(writes=True, repeatable=True),
     "incr": Operation(writes=True, repeatable=False),  # a repeated incr counts twice
+    # a conditional write that succeeded but whose answer was lost would report False when run again
+    "add": Operation(writes=True, repeatable=False),
+    "compare_and_set": Operation(writes=True, repeatable=False),
+    "compare_and_delete": Operation(writes=True, repeatable=False),
 }
 """Every operation :meth:`StoreWrapper._call` runs, by method name."""
 
@@ -78,6 +83,10 @@ class StoreWrapper(KVStore):
     """
 
     __slots__ = ("store",)
+
+    transforms_values: ClassVar[bool] = False
+    """Whether stored bytes differ from the caller's value (encryption, compression): conditional writes then compare
+    decoded values and replace exactly the stored bytes they compared, instead of comparing the caller's value."""
 
     def __init__(self, store: KVStore) -> None:
         if not isinstance(store, KVStore):
@@ -172,6 +181,47 @@ class StoreWrapper(KVStore):
     def keys(self) -> AsyncIterator[str]:
         """Iterate over the keys of this namespace (not of its children) that are not expired."""
         return self.store.keys()
+
+    def namespaces(self) -> AsyncIterator[str]:
+        """Iterate over the wrapped store's direct child namespaces that hold keys."""
+        return self.store.namespaces()
+
+    async def add(self, key: str, value: str | bytes, expires_in: TTL | None = None) -> bool:
+        """Store ``value`` only if ``key`` is missing or expired; see :meth:`KVStore.add`."""
+        return cast("bool", await self._call("add", key, self._encode(key, value), self._expiry(expires_in)))
+
+    async def _stored_if_equal(self, key: str, expected: bytes) -> bytes | None:
+        """The stored bytes of ``key`` if they decode to ``expected``, else ``None`` (for :attr:`transforms_values`)."""
+        stored = await self._call("get", key, None)
+        if stored is None or self._decode(key, stored) != expected:
+            return None
+        return cast("bytes", stored)
+
+    async def compare_and_set(
+        self, key: str, expected: str | bytes | None, value: str | bytes, expires_in: TTL | None = None
+    ) -> bool:
+        """Replace the value of ``key`` only if it equals ``expected``; see :meth:`KVStore.compare_and_set`.
+
+        Over a wrapper that transforms values, the stored bytes are read and decoded first; the replacement is then
+        conditional on exactly those bytes, so it stays atomic with respect to every other writer.
+        """
+        compared = check_expected(expected)
+        encoded, expiry = self._encode(key, value), self._expiry(expires_in)
+        if compared is not None and self.transforms_values:
+            compared = await self._stored_if_equal(check_key(key), compared)
+            if compared is None:
+                return False
+        return cast("bool", await self._call("compare_and_set", key, compared, encoded, expiry))
+
+    async def compare_and_delete(self, key: str, expected: str | bytes) -> bool:
+        """Delete ``key`` only if its value equals ``expected``; see :meth:`KVStore.compare_and_delete`."""
+        compared = check_expected_value(expected)
+        if self.transforms_values:
+            stored = await self._stored_if_equal(check_key(key), compared)
+            if stored is None:
+                return False
+            compared = stored
+        return cast("bool", await self._call("compare_and_delete", key, compared))
 
     async def count(self) -> int:
         """Return how many keys :meth:`keys` would yield."""

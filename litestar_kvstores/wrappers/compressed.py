@@ -71,6 +71,8 @@ class CompressedStore(StoreWrapper):
 
     __slots__ = ("_code", "_zstd", "algorithm", "level", "min_size")
 
+    transforms_values = True
+
     def __init__(
         self, store: KVStore, *, min_size: int = 1024, algorithm: Algorithm = "zstd", level: int | None = None
     ) -> None:

@@ -101,6 +101,8 @@ class EncryptedStore(StoreWrapper):
 
     __slots__ = ("_keyring", "plain_integers")
 
+    transforms_values = True
+
     def __init__(self, store: KVStore, keys: Sequence[bytes | str], *, plain_integers: bool = True) -> None:
         super().__init__(store)
         self._keyring = _Keyring(keys)

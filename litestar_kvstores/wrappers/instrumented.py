@@ -215,11 +215,11 @@ class InstrumentedStore(StoreWrapper):
             found = sum(value is not None for value in result.values())
             stats.hits += found
             stats.misses += len(result) - found
-        elif name in ("set", "incr"):
+        elif name in ("set", "incr") or (name in ("add", "compare_and_set") and result):
             stats.sets += 1
         elif name == "set_many":
             stats.sets += len(args[0])
-        elif name in ("delete", "delete_all"):
+        elif name in ("delete", "delete_all") or (name == "compare_and_delete" and result):
             stats.deletes += 1
         elif name == "delete_many":
             stats.deletes += len(args[0])

@@ -151,5 +151,25 @@ class TieredStore(StoreWrapper):
         await self.near.delete(key)
         return value
 
+    async def add(self, key: str, value: str | bytes, expires_in: TTL | None = None) -> bool:
+        """Add in the far store and drop the near copy of ``key``."""
+        added = await super().add(key, value, expires_in)
+        await self.near.delete(key)
+        return added
+
+    async def compare_and_set(
+        self, key: str, expected: str | bytes | None, value: str | bytes, expires_in: TTL | None = None
+    ) -> bool:
+        """Compare and set in the far store and drop the near copy of ``key``."""
+        replaced = await super().compare_and_set(key, expected, value, expires_in)
+        await self.near.delete(key)
+        return replaced
+
+    async def compare_and_delete(self, key: str, expected: str | bytes) -> bool:
+        """Compare and delete in the far store and drop the near copy of ``key``."""
+        deleted = await super().compare_and_delete(key, expected)
+        await self.near.delete(key)
+        return deleted
+
     def _companions(self) -> tuple[KVStore, ...]:
         return (self.near,)

@@ -1,4 +1,5 @@
-"""Worker threads for :class:`~litestar_kvstores.file.FileStore`'s blocking calls.
+"""Worker threads for blocking calls (:class:`~litestar_kvstores.file.FileStore`, and the future-settling helper of
+:class:`~litestar_kvstores.sqlite.SQLiteStore`'s own connection thread).
 
 A hop through ``loop.run_in_executor`` costs about twice as much as the file operations it runs (a
 ``concurrent.futures.Future`` chained to an asyncio one, executor bookkeeping); this pool hands a call to an idle
@@ -23,7 +24,7 @@ from typing import Any, TypeVar, TypeVarTuple
 
 import anyio.to_thread
 
-__all__ = ("run_in_worker",)
+__all__ = ("run_in_worker", "settle_future")
 
 _T = TypeVar("_T")
 _Ts = TypeVarTuple("_Ts")
@@ -33,7 +34,8 @@ MAX_THREADS = min(16, (os.cpu_count() or 1) + 4)
 _Job = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", Callable[..., Any], tuple[Any, ...]]
 
 
-def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+def settle_future(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    """Resolve ``future`` (on its loop's thread) with ``result`` or ``error``; a cancelled one is left as it is."""
     if future.cancelled():  # the caller stopped waiting; the work itself has been done
         return
     if error is None:
@@ -73,7 +75,7 @@ class _Pool:
             except BaseException as exc:  # delivered to the awaiting caller
                 error = exc
             with contextlib.suppress(RuntimeError):  # raised if the caller's event loop has been closed
-                loop.call_soon_threadsafe(_settle, future, result, error)
+                loop.call_soon_threadsafe(settle_future, future, result, error)
             del loop, future, function, args, result, error  # hold no references while idle
             with self._guard:
                 self._idle += 1
