@@ -139,7 +139,7 @@ async def test_the_visit_counter_survives_a_restart_on_the_file_store(
         assert visits(page) == 3
 
 
-@pytest.mark.parametrize("backend", ["file", "redis", "valkey", "mongo"])
+@pytest.mark.parametrize("backend", ["file", "sqlite", "redis", "valkey", "mongo", "postgres"])
 async def test_one_variable_moves_the_app_to_another_backend(
     backend: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
