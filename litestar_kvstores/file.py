@@ -363,7 +363,8 @@ class FileStore(KVStore):
             TypeError, ValueError: ``key`` is not a non-empty ``str`` (or holds a lone surrogate).
         """
         check_key(key)
-        return key.encode(), f"{self._directory.path}/{entry_name(key)}"
+        path = f"{self._directory.path}/{entry_name(key)}"  # first: it names a key that is not UTF-8 text
+        return key.encode(), path
 
     def _prepare(self, key: str, value: str | bytes, expiry: float) -> tuple[str, bytes]:
         encoded_key, path = self._locate(key)

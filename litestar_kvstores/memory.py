@@ -192,7 +192,14 @@ class MemoryStore(KVStore):
             TypeError: a wrong type of key, value or expiry.
             ValueError: an empty key, a non-positive expiry, or a value larger than ``max_bytes``.
         """
-        self._store(check_key(key), self._check_fits(encode_value(value)), ttl_seconds(expires_in))
+        if type(key) is not str or not key:
+            key = check_key(key)
+        if type(value) is not bytes:
+            value = encode_value(value)
+        if expires_in is None and self._state.lru is None:  # unbounded and without expiry: nothing else to do
+            self._entries[key] = (value, None)
+            return
+        self._store(key, self._check_fits(value), ttl_seconds(expires_in))
 
     async def get(self, key: str, renew_for: TTL | None = None) -> bytes | None:
         """Return the value of ``key`` or ``None``; with ``renew_for``, an expiring entry gets a new expiry."""

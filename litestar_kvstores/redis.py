@@ -50,6 +50,8 @@ class RedisStore(RedisLikeStore):
         redis: Redis | RedisCluster,
         namespace: str | EmptyType | None = Empty,
         handle_client_shutdown: bool = False,
+        *,
+        auto_pipeline: bool = True,
     ) -> None:
         """Create a store on ``redis``.
 
@@ -58,12 +60,15 @@ class RedisStore(RedisLikeStore):
             namespace: ``LITESTAR`` when not given; ``None`` stores keys verbatim (then :meth:`delete_all` raises);
                 else namespace names (letters, digits, ``_-.``) joined by ``/``.
             handle_client_shutdown: Close ``redis`` in :meth:`aclose` / ``__aexit__``.
+            auto_pipeline: Send the commands that callers issue concurrently, in one event-loop turn, as one
+                pipeline (one per cluster node); ``False`` sends each command alone. A lone command is always sent
+                at once.
 
         Raises:
             TypeError: ``redis`` is not a Redis client.
             ValueError: a namespace name is invalid.
         """
-        super().__init__(redis, namespace, handle_client_shutdown)
+        super().__init__(redis, namespace, handle_client_shutdown, auto_pipeline=auto_pipeline)
 
     @classmethod
     def with_client(
@@ -75,6 +80,7 @@ class RedisStore(RedisLikeStore):
         username: str | None = None,
         password: str | None = None,
         namespace: str | EmptyType | None = Empty,
+        auto_pipeline: bool = True,
         **client_options: Any,
     ) -> Self:
         """Return a store owning a new client for ``url`` (closed by :meth:`aclose` / ``__aexit__``).
@@ -90,6 +96,7 @@ class RedisStore(RedisLikeStore):
             username: User name, overriding the URL's.
             password: Password, overriding the URL's.
             namespace: As for the constructor.
+            auto_pipeline: As for the constructor.
             client_options: More options for the pool and its connections.
 
         Raises:
@@ -97,4 +104,6 @@ class RedisStore(RedisLikeStore):
                 command.
         """
         explicit = {"db": db, "port": port, "username": username, "password": password}
-        return cls._with_client(url, namespace=namespace, explicit=explicit, client_options=client_options)
+        return cls._with_client(
+            url, namespace=namespace, auto_pipeline=auto_pipeline, explicit=explicit, client_options=client_options
+        )

@@ -29,6 +29,7 @@ _VALKEY = ClientBridge.for_library(
     ExponentialBackoff,
     pool_exhausted_error=exceptions.ConnectionError,  # its asyncio pool raises a plain ConnectionError when full
     url_schemes=("valkey", "valkeys", "redis", "rediss", "unix"),
+    pool_arguments=("GET",),  # its pool's get_connection needs a command name, which it ignores
 )
 
 
@@ -49,6 +50,8 @@ class ValkeyStore(RedisLikeStore):
         valkey: Valkey | ValkeyCluster,
         namespace: str | EmptyType | None = Empty,
         handle_client_shutdown: bool = False,
+        *,
+        auto_pipeline: bool = True,
     ) -> None:
         """Create a store on ``valkey``; the arguments are those of :class:`~litestar_kvstores.redis.RedisStore`.
 
@@ -56,7 +59,7 @@ class ValkeyStore(RedisLikeStore):
             TypeError: ``valkey`` is not a Valkey client.
             ValueError: a namespace name is invalid.
         """
-        super().__init__(valkey, namespace, handle_client_shutdown)
+        super().__init__(valkey, namespace, handle_client_shutdown, auto_pipeline=auto_pipeline)
 
     @classmethod
     def with_client(
@@ -68,6 +71,7 @@ class ValkeyStore(RedisLikeStore):
         username: str | None = None,
         password: str | None = None,
         namespace: str | EmptyType | None = Empty,
+        auto_pipeline: bool = True,
         **client_options: Any,
     ) -> Self:
         """Return a store owning a new client for ``url`` (``valkey://``, ``valkeys://``, ``redis://``, ...).
@@ -75,4 +79,6 @@ class ValkeyStore(RedisLikeStore):
         Same defaults and arguments as :meth:`litestar_kvstores.redis.RedisStore.with_client`.
         """
         explicit = {"db": db, "port": port, "username": username, "password": password}
-        return cls._with_client(url, namespace=namespace, explicit=explicit, client_options=client_options)
+        return cls._with_client(
+            url, namespace=namespace, auto_pipeline=auto_pipeline, explicit=explicit, client_options=client_options
+        )

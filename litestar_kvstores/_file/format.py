@@ -67,9 +67,12 @@ def entry_name(key: str) -> str:
     """Return the file name of ``key``: ``=`` + percent-encoded key, or ``#`` + SHA-256 hex for long keys.
 
     Raises:
-        UnicodeEncodeError: ``key`` cannot be encoded as UTF-8 (a lone surrogate); it is a ``ValueError``.
+        ValueError: ``key`` cannot be encoded as UTF-8 (it holds a lone surrogate).
     """
-    quoted = quote(key, safe="")
+    try:
+        quoted = quote(key, safe="")
+    except UnicodeEncodeError:
+        raise ValueError(f"Store keys must be encodable as UTF-8; {key!r} holds a lone surrogate") from None
     if len(quoted) <= _MAX_QUOTED_NAME:
         return "=" + quoted
     return "#" + hashlib.sha256(key.encode()).hexdigest()

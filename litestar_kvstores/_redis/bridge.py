@@ -62,6 +62,13 @@ class ClientBridge:
         unavailable_errors: The subset meaning "the server cannot be reached" (connection, timeout, cluster down).
         response_error: An error reply of the server.
         no_script_error: The reply to ``EVALSHA`` of a script the server has not loaded.
+        connection_error: A broken or refused connection (a subset of ``unavailable_errors``).
+        timeout_error: A server that did not answer in time (a subset of ``unavailable_errors``).
+        redirect_errors: The replies of a cluster node that does not serve a key's slot (``MOVED``, ``ASK``,
+            ``TRYAGAIN``): the command was not run, and the cluster client can run it on the right node.
+        cluster_command_class: The library's queued cluster pipeline command (``args`` in, ``result`` out), what a
+            cluster node's ``execute_pipeline`` takes.
+        pool_arguments: The positional arguments of the connection pool's ``get_connection``.
         retry_options: Returns the retry options of the connections of clients made by ``with_client``.
     """
 
@@ -78,6 +85,11 @@ class ClientBridge:
     unavailable_errors: tuple[type[Exception], ...]
     response_error: type[Exception]
     no_script_error: type[Exception]
+    connection_error: type[Exception]
+    timeout_error: type[Exception]
+    redirect_errors: tuple[type[Exception], ...]
+    cluster_command_class: type[Any]
+    pool_arguments: tuple[str, ...]
     retry_options: Callable[[], dict[str, Any]]
 
     @classmethod
@@ -90,6 +102,7 @@ class ClientBridge:
         *,
         pool_exhausted_error: type[Exception],
         url_schemes: tuple[str, ...],
+        pool_arguments: tuple[str, ...] = (),
     ) -> ClientBridge:
         """Return the bridge of a redis-py-shaped library (redis-py, valkey-py).
 
@@ -98,7 +111,8 @@ class ClientBridge:
         ``RedisCluster``, ``RedisError``, ... . Clients made by ``with_client`` get a waiting connection pool and one
         quick retry of a broken connection, with ``backoff_class``'s exponential backoff (e.g. to a restarted
         server); a timeout is not retried, so a silent server is reported after one timeout.
-        ``pool_exhausted_error`` is what the library's asyncio pool raises when all connections are in use.
+        ``pool_exhausted_error`` is what the library's asyncio pool raises when all connections are in use;
+        ``pool_arguments`` are what its pool's ``get_connection`` needs (valkey-py wants a command name).
         """
         cluster_error = getattr(exceptions, f"{product}ClusterException")
         connection_error = exceptions.ConnectionError
@@ -131,6 +145,11 @@ class ClientBridge:
             unavailable_errors=(connection_error, exceptions.TimeoutError, exceptions.ClusterDownError, cluster_error),
             response_error=exceptions.ResponseError,
             no_script_error=exceptions.NoScriptError,
+            connection_error=connection_error,
+            timeout_error=exceptions.TimeoutError,
+            redirect_errors=(exceptions.AskError, exceptions.TryAgainError),  # MovedError is an AskError
+            cluster_command_class=asyncio_api.cluster.PipelineCommand,
+            pool_arguments=pool_arguments,
             retry_options=retry_options,
         )
 

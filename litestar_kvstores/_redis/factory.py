@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
-from ..urls import redact_url, reject_unknown, split_options, unsplit_url, url_hosts
+from ..urls import bools_like_defaults, redact_url, reject_unknown, split_options, unsplit_url, url_hosts
 from ..validation import check_namespace
 from .bridge import CLUSTER_DEFAULTS, NETWORK_DEFAULTS, POOL_DEFAULTS, ClientBridge
 
@@ -75,7 +75,8 @@ def store_from_url(store_class: type[S], url: str, options: Mapping[str, Any]) -
     """Return a store of ``store_class`` owning a new client for ``url`` (see the module's docstring).
 
     ``?namespace=NAME`` gives ``with_namespace(NAME)`` of the store the URL names without it (root ``LITESTAR``),
-    which owns the client; keyword ``options`` win over the query's.
+    which owns the client; ``?auto_pipeline=false`` turns automatic pipelining off; keyword ``options`` win over the
+    query's.
 
     Raises:
         ValueError: the scheme, a part of the URL or an option is invalid or unknown (named in the message, never a
@@ -86,8 +87,8 @@ def store_from_url(store_class: type[S], url: str, options: Mapping[str, Any]) -
     base, _, topology = scheme.partition("+")
     if topology not in _TOPOLOGIES or base not in bridge.url_schemes or base == "unix":
         raise ValueError(f"{store_class.__name__} cannot be built from {scheme}:// URLs")
-    stripped, own, client_options = split_options(url, options, ("namespace",))
-    namespace = own.get("namespace")
+    stripped, own, client_options = split_options(url, options, ("namespace", "auto_pipeline"))
+    namespace = own.pop("namespace", None)
     if namespace is not None:
         if namespace == "":
             raise ValueError("The option 'namespace' must not be empty")
@@ -98,7 +99,7 @@ def store_from_url(store_class: type[S], url: str, options: Mapping[str, Any]) -
         client = _cluster_client(bridge, stripped, client_options)
     else:
         client = new_client(bridge, stripped, {}, overrides=client_options)
-    store = store_class(client, handle_client_shutdown=True)
+    store = store_class(client, handle_client_shutdown=True, **bools_like_defaults(store_class, own))
     if namespace is None:
         return store
     child = store.with_namespace(namespace)

@@ -87,6 +87,8 @@ class RedisLikeStore(KVStore):
         client: Any,
         namespace: str | EmptyType | None = Empty,
         handle_client_shutdown: bool = False,
+        *,
+        auto_pipeline: bool = True,
     ) -> None:
         """Create a store on ``client``.
 
@@ -97,6 +99,8 @@ class RedisLikeStore(KVStore):
                 :meth:`delete_all` is unavailable), or names of letters, digits, ``_-.`` joined by ``/``
                 (``"app/sessions"`` is the same as ``namespace="app"`` and then ``with_namespace("sessions")``).
             handle_client_shutdown: Close ``client`` in :meth:`aclose` / ``__aexit__`` (the store owns it).
+            auto_pipeline: Send the commands that callers issue concurrently, in the same event-loop turn, as one
+                pipeline (see :attr:`auto_pipeline`); ``False`` sends every command alone.
 
         Raises:
             TypeError: ``client`` is not a client of this store's library, or ``namespace`` is not a ``str``.
@@ -108,7 +112,8 @@ class RedisLikeStore(KVStore):
                 f"{type(self).__name__} needs a {bridge.client_class.__module__}.{bridge.client_class.__name__} or "
                 f"{bridge.cluster_class.__name__}, not {type(client).__name__}"
             )
-        self._attach(Connection(bridge, client), _namespace_path(namespace), bool(handle_client_shutdown))
+        connection = Connection(bridge, client, auto_pipeline=bool(auto_pipeline))
+        self._attach(connection, _namespace_path(namespace), bool(handle_client_shutdown))
 
     def _attach(self, conn: Connection, path: str | None, owns_client: bool) -> None:
         self._conn = conn
@@ -122,6 +127,7 @@ class RedisLikeStore(KVStore):
         url: str,
         *,
         namespace: str | EmptyType | None,
+        auto_pipeline: bool,
         explicit: Mapping[str, object],
         client_options: Mapping[str, Any],
     ) -> Self:
@@ -135,10 +141,12 @@ class RedisLikeStore(KVStore):
         """
         overrides = {name: value for name, value in explicit.items() if value is not None}
         client = factory.new_client(cls._bridge, url, client_options, overrides)
-        return cls(client, namespace=namespace, handle_client_shutdown=True)
+        return cls(client, namespace=namespace, handle_client_shutdown=True, auto_pipeline=auto_pipeline)
 
     @classmethod
-    def with_cluster(cls, url: str, *, namespace: str | EmptyType | None = Empty, **client_options: Any) -> Self:
+    def with_cluster(
+        cls, url: str, *, namespace: str | EmptyType | None = Empty, auto_pipeline: bool = True, **client_options: Any
+    ) -> Self:
         """Return a store owning a new cluster client that discovers the cluster from the node at ``url``.
 
         Defaults, each overridable through ``client_options`` (options of the library's cluster client): up to
@@ -148,6 +156,7 @@ class RedisLikeStore(KVStore):
         Args:
             url: The URL of any node, e.g. ``redis://node1:6379``.
             namespace: As for the constructor.
+            auto_pipeline: As for the constructor.
             client_options: More options for the cluster client.
 
         Raises:
@@ -155,7 +164,7 @@ class RedisLikeStore(KVStore):
                 nothing connects before the first command.
         """
         client = factory.new_cluster_client(cls._bridge, url, client_options)
-        return cls(client, namespace=namespace, handle_client_shutdown=True)
+        return cls(client, namespace=namespace, handle_client_shutdown=True, auto_pipeline=auto_pipeline)
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> Self:
@@ -167,7 +176,8 @@ class RedisLikeStore(KVStore):
         and ``redis+cluster://host:port[,host:port]`` a cluster found through any of those nodes (with the defaults
         of :meth:`with_cluster`). Query parameters and keyword ``options`` are client options, except
         ``namespace=NAME``: the store is then ``with_namespace(NAME)`` of the root ``LITESTAR`` (keys
-        ``LITESTAR/NAME:<key>``), and it owns the client. Keyword options win over the query's.
+        ``LITESTAR/NAME:<key>``), and it owns the client; and ``auto_pipeline=false`` (as the constructor's
+        ``auto_pipeline=False``). Keyword options win over the query's.
 
         Raises:
             ValueError: the scheme, the URL or an option is invalid or unknown (named in the message, never a
@@ -179,6 +189,15 @@ class RedisLikeStore(KVStore):
     def address(self) -> str:
         """Where the server is: ``host:port``, a socket path, the Sentinel service or the cluster's startup nodes."""
         return self._conn.address
+
+    @property
+    def auto_pipeline(self) -> bool:
+        """Whether commands issued concurrently in one event-loop turn travel as one pipeline (one per cluster node).
+
+        A command issued while none of the client's commands is in flight is always sent at once, alone, so a
+        sequential caller pays nothing for pipelining; every caller receives its own reply or its own error.
+        """
+        return self._conn.auto_pipeline
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(namespace={self.namespace!r}, address={self.address!r})"
@@ -224,17 +243,16 @@ class RedisLikeStore(KVStore):
         renew_ms = None if renew_for is None else _ttl_milliseconds(renew_for, "renew_for")
         conn = self._conn
         with conn.errors:
-            client = await conn.ready_client()
             try:
                 if renew_ms is None:
-                    value: bytes | None = await client.get(name)
+                    value: bytes | None = await conn.execute("GET", name)
                 else:
                     value = await conn.run_script(GET_AND_RENEW, name, renew_ms)
             except conn.bridge.response_error as exc:
                 if not _is_wrong_type(exc):
                     raise
                 logger.warning("%s entry %r is not a string value; it reads as missing and was removed", self, name)
-                await client.delete(name)
+                await conn.execute("DEL", name)
                 return None
         return value
 
@@ -243,16 +261,14 @@ class RedisLikeStore(KVStore):
         name = self._prefix + check_key(key)
         conn = self._conn
         with conn.errors:
-            client = await conn.ready_client()
-            await client.delete(name)
+            await conn.execute("DEL", name)
 
     async def exists(self, key: str) -> bool:
         """Return ``True`` if ``key`` is stored and not expired."""
         name = self._prefix + check_key(key)
         conn = self._conn
         with conn.errors:
-            client = await conn.ready_client()
-            found: int = await client.exists(name)
+            found: int = await conn.execute("EXISTS", name)
         return found == 1
 
     async def expires_in(self, key: str) -> int | None:
@@ -260,8 +276,7 @@ class RedisLikeStore(KVStore):
         name = self._prefix + check_key(key)
         conn = self._conn
         with conn.errors:
-            client = await conn.ready_client()
-            milliseconds: int = await client.pttl(name)
+            milliseconds: int = await conn.execute("PTTL", name)
         # PTTL answers -2 for a missing key and -1 for a key without expiry.
         return remaining_whole_seconds(milliseconds / 1000)
 
@@ -280,10 +295,9 @@ class RedisLikeStore(KVStore):
         milliseconds = _ttl_milliseconds(expires_in)
         conn = self._conn
         with conn.errors:
-            client = await conn.ready_client()
             try:
                 if milliseconds is None:
-                    value = await client.incrby(name, amount)
+                    value = await conn.execute("INCRBY", name, amount)
                 else:
                     value = await conn.run_script(INCR_WITH_EXPIRY, name, amount, milliseconds)
             except conn.bridge.response_error as exc:
@@ -311,9 +325,13 @@ class RedisLikeStore(KVStore):
         data = encode_value(value)
         milliseconds = _ttl_milliseconds(expires_in)
         conn = self._conn
+        command: tuple[Any, ...] = ("SET", name, data)
+        if milliseconds is not None:
+            command += ("PX", milliseconds)
+        if only_if_missing:
+            command += ("NX",)
         with conn.errors:
-            client = await conn.ready_client()
-            written = await client.set(name, data, px=milliseconds, nx=only_if_missing)
+            written = await conn.execute(*command)  # b"OK" (True from a cluster client), or None when not written
         return bool(written)
 
     async def compare_and_set(
@@ -347,7 +365,6 @@ class RedisLikeStore(KVStore):
     async def _run_primitive(self, script: Script, name: str, *args: int | bytes) -> bool:
         conn = self._conn
         with conn.errors:
-            await conn.ready_client()
             done = await conn.run_script(script, name, *args)
         return bool(done)
 

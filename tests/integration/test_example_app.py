@@ -15,6 +15,7 @@ from litestar.testing import AsyncTestClient
 import litestar_kvstores
 from example_app.app import EMBEDDED_DEFAULT, create_app
 from litestar_kvstores import KVStore, MemoryStore
+from litestar_kvstores.wrappers import InstrumentedStore
 from tests.support.plugin import in_app
 from tests.support.stores import url_for
 
@@ -49,7 +50,8 @@ async def test_the_embedded_default_serves_every_feature(monkeypatch: pytest.Mon
 
         for name in ("sessions", "rate_limit"):
             store = app.stores.get(name)
-            assert isinstance(store, MemoryStore)
+            assert isinstance(store, InstrumentedStore)  # counted for the dashboard
+            assert isinstance(store.store, MemoryStore)
             assert store.namespace == name
     assert EMBEDDED_DEFAULT.startswith("memory://")
 
@@ -137,7 +139,7 @@ async def test_the_visit_counter_survives_a_restart_on_the_file_store(
         assert visits(page) == 3
 
 
-@pytest.mark.parametrize("backend", ["file", "redis", "valkey", "mongo"])
+@pytest.mark.parametrize("backend", ["file", "sqlite", "redis", "valkey", "mongo", "postgres"])
 async def test_one_variable_moves_the_app_to_another_backend(
     backend: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:

@@ -20,20 +20,35 @@ def raw_client(url: str) -> redis.asyncio.Redis:
     return redis.asyncio.Redis.from_url(url)
 
 
+class _CountingWriter:
+    """A connection's stream writer that counts the writes of whole commands or pipelines (one per round trip)."""
+
+    def __init__(self, writer: Any, owner: type) -> None:
+        self._writer = writer
+        self._owner = owner
+
+    def writelines(self, data: Any) -> None:
+        self._owner.sends += 1  # type: ignore[attr-defined]
+        self._writer.writelines(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._writer, name)
+
+
 class _RedisCountingConnection(redis.asyncio.Connection):
     sends = 0
 
-    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
-        type(self).sends += 1
-        await super().send_packed_command(command, check_health)
+    async def _connect(self) -> None:
+        await super()._connect()
+        self._writer = _CountingWriter(self._writer, type(self))  # type: ignore[assignment]
 
 
 class _ValkeyCountingConnection(valkey.asyncio.Connection):
     sends = 0
 
-    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
-        type(self).sends += 1
-        await super().send_packed_command(command, check_health)
+    async def _connect(self) -> None:
+        await super()._connect()
+        self._writer = _CountingWriter(self._writer, type(self))  # type: ignore[assignment]
 
 
 def library_client(kind: Kind, url: str) -> Any:
@@ -45,8 +60,9 @@ def library_client(kind: Kind, url: str) -> Any:
 COUNTING_CONNECTIONS: dict[Kind, Any] = {"redis": _RedisCountingConnection, "valkey": _ValkeyCountingConnection}
 
 
-def counting_store(kind: Kind, url: str, namespace: str) -> tuple[RedisLikeStore, Any]:
-    """Return a store whose connections count the writes they send (one per round trip), and that counter class."""
+def counting_store(kind: Kind, url: str, namespace: str, **options: Any) -> tuple[RedisLikeStore, Any]:
+    """Return a store whose connections count the writes they send (one per round trip), and that counter class;
+    ``options`` go to ``with_client``."""
     connection_class = COUNTING_CONNECTIONS[kind]
-    store = STORE_CLASSES[kind].with_client(url, namespace=namespace, connection_class=connection_class)
+    store = STORE_CLASSES[kind].with_client(url, namespace=namespace, connection_class=connection_class, **options)
     return store, connection_class

@@ -110,7 +110,7 @@ async def test_long_keys_are_hashed_and_do_not_collide(store: FileStore) -> None
 
 
 async def test_keys_that_cannot_be_encoded_are_rejected(store: FileStore) -> None:
-    with pytest.raises(ValueError, match="surrogate"):
+    with pytest.raises(ValueError, match="encodable as UTF-8"):
         await store.set("lone \udc80 surrogate", b"value")
 
 

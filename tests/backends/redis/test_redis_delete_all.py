@@ -95,7 +95,9 @@ async def test_delete_all_on_an_empty_namespace_is_a_no_op(backend_url: tuple[Ki
 # --- a million foreign keys: delete_all never blocks the server --------------------------------------------------
 
 FOREIGN_KEYS = 1_000_000
-MAX_PING_SECONDS = 0.050
+MAX_PING_SECONDS = 0.300
+"""A wide margin for a loaded machine: a server-side SCAN loop over these keys blocks it for ~0.84 s (measured with
+Litestar's store), while each of our SCAN batches blocks it for a few milliseconds."""
 
 
 @pytest.fixture(scope="module", params=SINGLE_KINDS)

@@ -114,7 +114,7 @@ async def test_a_silent_server_times_out_within_the_configured_timeout(kind: Kin
 async def test_the_default_timeout_is_a_few_seconds(silent_port: int) -> None:
     async with RedisStore.with_client(f"redis://127.0.0.1:{silent_port}") as store:
         start = time.monotonic()
-        with pytest.raises(StoreUnavailableError, match="Timeout"):
+        with pytest.raises(StoreUnavailableError, match=f"at 127.0.0.1:{silent_port} is unavailable"):
             await store.get("k")
         assert 1 < time.monotonic() - start < 7
 
@@ -166,11 +166,11 @@ async def test_a_server_error_is_a_store_error(kind: Kind) -> None:
     try:
         async with STORE_CLASSES[kind].with_client(server.url) as store, raw_client(server.url) as raw:
             await raw.config_set("maxmemory", 1)  # every write is now refused with an OOM error
-            with pytest.raises(StoreError, match="maxmemory") as caught:
+            with pytest.raises(StoreError, match=f"at 127.0.0.1:{server.port} failed") as caught:
                 await store.set("k", b"v")
             assert not isinstance(caught.value, StoreUnavailableError)
             assert f"127.0.0.1:{server.port}" in str(caught.value)
-            with pytest.raises(StoreError, match="maxmemory"):
+            with pytest.raises(StoreError, match=f"at 127.0.0.1:{server.port} failed"):
                 await store.incr("n")
             assert await store.get("k") is None  # reads still work
     finally:
