@@ -31,7 +31,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 import anyio
 
@@ -41,7 +41,7 @@ from ._file.format import entry_name, expires_at, pack_entry
 from ._file.os_calls import POSIX
 from ._threads import run_in_worker
 from .base import TTL, KVStore
-from .urls import bools_like_defaults, parameter_names, redact_url, reject_unknown, split_options
+from .urls import bools_like_defaults, parameter_names, redact_url, reject_unknown, split_options, split_url
 from .validation import (
     check_amount,
     check_expected,
@@ -118,7 +118,7 @@ class FileStore(KVStore):
             ValueError: the URL has no directory, or an option is unknown (named in the message) or invalid.
         """
         stripped, own, client = split_options(url, options, parameter_names(cls) - {"path"})
-        reject_unknown("file", [*client, *(name for name, _ in parse_qsl(urlsplit(stripped).query))], ())
+        reject_unknown("file", [*client, *(name for name, _ in parse_qsl(split_url(stripped).query))], ())
         namespace = own.pop("namespace", None)
         store = cls(_url_directory(stripped), **bools_like_defaults(cls, own))
         return store if namespace is None else store.with_namespace(namespace)
@@ -385,7 +385,7 @@ def _url_directory(url: str) -> str:
     Raises:
         ValueError: the URL names no directory.
     """
-    parts = urlsplit(url)
+    parts = split_url(url)
     path = parts.path if parts.netloc in ("", "localhost") else parts.netloc + parts.path
     if not path:
         raise ValueError(f"A file:// URL needs a directory, got {redact_url(url)!r}")

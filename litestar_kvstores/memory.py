@@ -12,10 +12,10 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable, Mapping
 from time import monotonic
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 from .base import TTL, KVStore
-from .urls import namespace_option, positive_int, redact_url, reject_unknown, split_options
+from .urls import namespace_option, positive_int, redact_url, reject_unknown, split_options, split_url
 from .validation import (
     INT64_MAX,
     INT64_MIN,
@@ -129,7 +129,7 @@ class MemoryStore(KVStore):
                 namespace, or a URL with a host or path.
         """
         stripped, own, unknown = split_options(url, options, ("max_entries", "max_bytes", "namespace"))
-        parts = urlsplit(stripped)
+        parts = split_url(stripped)
         reject_unknown("memory", [*unknown, *(name for name, _ in parse_qsl(parts.query, keep_blank_values=True))], ())
         if parts.netloc or parts.path not in ("", "/"):
             raise ValueError(f"A memory:// URL has no host or path, got {redact_url(url)!r}")

@@ -35,7 +35,7 @@ import asyncio
 import contextlib
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final, cast
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote
 
 import asyncpg
 
@@ -43,6 +43,7 @@ from ._sql import DEFAULT_TABLE, Scope, SQLStore, check_table, counter_bounds, n
 from ._translate import ErrorTranslator
 from .base import TTL
 from .errors import StoreError, StoreUnavailableError
+from .urls import split_url
 from .validation import DEFAULT_NAMESPACE, check_key, encode_value, remaining_whole_seconds, ttl_seconds
 
 if TYPE_CHECKING:
@@ -289,9 +290,9 @@ class _Connection:
 
 def _address(url: str) -> str:
     """``host:port`` of every host of ``url`` (or of its ``host``/``port`` query options), never credentials."""
-    from .urls import url_hosts
+    from .urls import split_url, url_hosts
 
-    parts = urlsplit(url)
+    parts = split_url(url)
     if parts.netloc.rpartition("@")[2]:
         return ",".join(f"{host}:{port}" for host, port in url_hosts(url, 5432))
     query = dict(parse_qsl(parts.query))
@@ -365,7 +366,7 @@ class PostgresStore(SQLStore):
         """
         from .urls import parameter_names, positive_int, redact_url, reject_unknown
 
-        parts = urlsplit(url)
+        parts = split_url(url)
         if parts.scheme.lower() not in ("postgresql", "postgres"):
             raise ValueError(f"Not a postgresql:// URL: {redact_url(url)!r}")
         scheme = parts.scheme.lower()

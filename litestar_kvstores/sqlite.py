@@ -38,13 +38,14 @@ import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final, cast
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote
 
 from ._sql import DEFAULT_TABLE, Scope, SQLStore, check_table, counter_bounds, namespaced, not_a_counter, seconds_option
 from ._threads import settle_future
 from ._translate import ErrorTranslator
 from .base import TTL
 from .errors import StoreError, StoreUnavailableError
+from .urls import split_url
 from .validation import DEFAULT_NAMESPACE, check_key, encode_value, remaining_whole_seconds, ttl_seconds
 
 if TYPE_CHECKING:
@@ -291,7 +292,7 @@ def _database_path(url: str) -> str:
     Raises:
         ValueError: the URL names no file.
     """
-    parts = urlsplit(url)
+    parts = split_url(url)
     path = unquote(("" if parts.netloc == "localhost" else parts.netloc) + parts.path)
     if path in ("", "/"):
         raise ValueError("A sqlite:// URL needs a database file: sqlite:///abs/path.db or sqlite://./relative.db")
@@ -355,7 +356,7 @@ class SQLiteStore(SQLStore):
         from .urls import bools_like_defaults, reject_unknown, split_options
 
         stripped, own, others = split_options(url, options, ("table", "timeout", "fsync", "namespace"))
-        reject_unknown("sqlite", [*others, *(name for name, _ in parse_qsl(urlsplit(stripped).query))], ())
+        reject_unknown("sqlite", [*others, *(name for name, _ in parse_qsl(split_url(stripped).query))], ())
         path = _database_path(stripped)
         namespace = own.pop("namespace", None)
         if "timeout" in own:

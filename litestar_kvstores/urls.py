@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from importlib import import_module
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit
 
 from .validation import check_namespace
 
@@ -112,6 +112,22 @@ def _load_entry_points() -> None:
         _schemes.setdefault(entry_point.name.lower(), entry_point.load())
 
 
+def split_url(url: str) -> SplitResult:
+    """Split a store URL into scheme, netloc, path, query and fragment, like ``urllib.parse.urlsplit``.
+
+    Unlike ``urlsplit`` on Pythons with its stricter host checks (3.11.4+, and patched 3.11.2), a netloc listing
+    several hosts (``mongodb://a:1,[::1]:2/``, ``redis+cluster://a:1,b:2``) is kept as it is; the factories split
+    it themselves (:func:`url_hosts`).
+    """
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        return urlsplit(url)
+    rest, _, fragment = rest.partition("#")
+    rest, _, query = rest.partition("?")
+    netloc, slash, path = rest.partition("/")
+    return SplitResult(scheme.lower(), netloc, slash + path, query, fragment)
+
+
 def store_from_url(url: str, **options: Any) -> Store:
     """Return a new, not yet connected store for ``url``.
 
@@ -125,7 +141,7 @@ def store_from_url(url: str, **options: Any) -> Store:
     """
     if not isinstance(url, str):
         raise TypeError(f"A store URL must be a str, not {type(url).__name__}")
-    scheme = urlsplit(url).scheme.lower()
+    scheme = split_url(url).scheme.lower()
     factory = _factory_for(scheme)
     if factory is None:
         known = ", ".join(f"{name}://" for name in registered_schemes())
@@ -136,7 +152,7 @@ def store_from_url(url: str, **options: Any) -> Store:
 def redact_url(url: str) -> str:
     """Return ``url`` without credentials: user info becomes ``***`` and secret-looking query values ``***``."""
     try:
-        parts = urlsplit(url)
+        parts = split_url(url)
     except ValueError:
         return "<unparsable URL>"
     netloc = parts.netloc
@@ -167,7 +183,7 @@ def split_options(
 
     Query values are strings; keyword options keep their types and win over the query.
     """
-    parts = urlsplit(url)
+    parts = split_url(url)
     own_names = set(ours)
     own: dict[str, Any] = {}
     client_query: list[tuple[str, str]] = []
@@ -256,7 +272,7 @@ def bools_like_defaults(function: Callable[..., Any], options: dict[str, Any]) -
 def url_hosts(url: str, default_port: int) -> list[tuple[str, int]]:
     """The ``host:port`` pairs of a comma-separated netloc (credentials removed; ``[v6]:port`` understood)."""
     hosts = []
-    for item in urlsplit(url).netloc.rpartition("@")[2].split(","):
+    for item in split_url(url).netloc.rpartition("@")[2].split(","):
         if item.startswith("["):
             host, _, rest = item[1:].partition("]")
             port = rest.removeprefix(":")

@@ -9,12 +9,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC
 from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 from bson.codec_options import CodecOptions
 from pymongo import AsyncMongoClient, common
 from pymongo.errors import PyMongoError
 
+from ..urls import split_url
 from .errors import MongoErrors, without_credentials
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ TTL_INDEX_NAME: Final = "kvstores_exp_ttl"
 
 def _query_names(url: str) -> list[str]:
     """The names of the options in ``url``'s query, as given (blank values included)."""
-    return [name for name, _ in parse_qsl(urlsplit(url).query, keep_blank_values=True)]
+    return [name for name, _ in parse_qsl(split_url(url).query, keep_blank_values=True)]
 
 
 def _check_client_options(url: str, client_options: Mapping[str, Any]) -> None:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from pymongo import AsyncMongoClient
 from pymongo.errors import ConfigurationError, ConnectionFailure, DocumentTooLarge, OperationFailure, PyMongoError
 
 from .._translate import ErrorTranslator
 from ..errors import StoreError, StoreUnavailableError
+from ..urls import split_url
 
 __all__ = ("MongoErrors", "server_addresses", "without_credentials")
 
@@ -25,7 +25,7 @@ def server_addresses(client: AsyncMongoClient[Any]) -> str:
 
 def without_credentials(text: str, url: str) -> str:
     """Return ``text`` with the user name and password of ``url`` masked."""
-    parts = urlsplit(url)
+    parts = split_url(url)
     for secret in (parts.password, parts.username):
         if secret:
             text = text.replace(secret, "***")

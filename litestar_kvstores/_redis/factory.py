@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
-from ..urls import bools_like_defaults, redact_url, reject_unknown, split_options, unsplit_url, url_hosts
+from ..urls import bools_like_defaults, redact_url, reject_unknown, split_options, split_url, unsplit_url, url_hosts
 from ..validation import check_namespace
 from .bridge import CLUSTER_DEFAULTS, NETWORK_DEFAULTS, POOL_DEFAULTS, ClientBridge
 
@@ -83,7 +83,7 @@ def store_from_url(store_class: type[S], url: str, options: Mapping[str, Any]) -
             credential).
     """
     bridge = store_class._bridge
-    scheme = urlsplit(url).scheme.lower()
+    scheme = split_url(url).scheme.lower()
     base, _, topology = scheme.partition("+")
     if topology not in _TOPOLOGIES or base not in bridge.url_schemes or base == "unix":
         raise ValueError(f"{store_class.__name__} cannot be built from {scheme}:// URLs")
@@ -109,7 +109,7 @@ def store_from_url(store_class: type[S], url: str, options: Mapping[str, Any]) -
 
 def _sentinel_client(bridge: ClientBridge, url: str, client_options: Mapping[str, Any]) -> Any:
     """A client of the primary that the Sentinels at ``url``'s hosts know as the service named by the path."""
-    segments = [segment for segment in urlsplit(url).path.split("/") if segment]
+    segments = [segment for segment in split_url(url).path.split("/") if segment]
     if not segments or len(segments) > 2:
         raise ValueError(f"A sentinel URL needs /SERVICE or /SERVICE/DB as path, got {redact_url(url)!r}")
     _check_options(url, client_options, bridge.sentinel_options)
@@ -136,7 +136,7 @@ def _cluster_client(bridge: ClientBridge, url: str, client_options: Mapping[str,
 def _url_options(bridge: ClientBridge, url: str) -> dict[str, Any]:
     """The client options of a multi-host URL's credentials and query, converted by the library's own parser (so
     they mean what they mean in a ``redis://`` URL)."""
-    parts = urlsplit(url)
+    parts = split_url(url)
     userinfo, at, _ = parts.netloc.rpartition("@")
     single_host = unsplit_url(parts.scheme.partition("+")[0], f"{userinfo}{at}localhost", "", parts.query)
     options = dict(bridge.parse_url(single_host))
@@ -146,12 +146,12 @@ def _url_options(bridge: ClientBridge, url: str) -> dict[str, Any]:
 
 def _check_scheme(bridge: ClientBridge, url: str, schemes: Iterable[str]) -> None:
     accepted = list(schemes)
-    if urlsplit(url).scheme.lower() not in accepted:
+    if split_url(url).scheme.lower() not in accepted:
         known = ", ".join(f"{scheme}://" for scheme in accepted)
         raise ValueError(f"A {bridge.product} URL needs one of the schemes {known}, got {redact_url(url)!r}")
 
 
 def _check_options(url: str, options: Iterable[str], accepted: frozenset[str]) -> None:
     """Raise ``ValueError`` naming every option of ``options`` and of ``url``'s query that is not ``accepted``."""
-    parts = urlsplit(url)
+    parts = split_url(url)
     reject_unknown(parts.scheme.lower(), [*options, *(name for name, _ in parse_qsl(parts.query))], accepted)
