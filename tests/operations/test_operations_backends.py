@@ -1,5 +1,5 @@
-"""Copy, export and import between real backends: every shared backend to and from the file store (and memory to
-and from Redis), expiries kept, interrupt-and-resume, the CLI surface, and flat memory for 100k keys."""
+"""Copy, export and import between real backends: every shared backend (SQL included) to and from the file store
+(and memory to and from Redis), expiries kept, interrupt-and-resume, the CLI surface, flat memory for 100k keys."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from litestar_kvstores.operations import copy_tree, count_tree, export_tree, imp
 from tests.support.cli import invoke
 from tests.support.stores import url_for
 
-SHARED = ["redis", "valkey", "redis_cluster", "valkey_cluster", "mongo"]
+SHARED = ["sqlite", "redis", "valkey", "redis_cluster", "valkey_cluster", "mongo", "postgres"]
 
 
 async def opened(url: str) -> KVStore:
