@@ -150,8 +150,12 @@ def _cluster_ok(node: RedisServer, size: int) -> bool:
         return fields.get("cluster_state") == "ok" and fields.get("cluster_known_nodes") == str(size)
 
 
-def start_cluster(kind: Kind, size: int = 3) -> ClusterServers:
+def start_cluster(kind: Kind, size: int = 3, *, require_full_coverage: bool = True) -> ClusterServers:
     """Start ``size`` cluster-enabled primaries, assign the slots, join them and wait for ``cluster_state:ok``.
+
+    With ``require_full_coverage=False`` the nodes keep serving their slots when another primary fails
+    (``cluster-require-full-coverage no``); by default, as in Redis, the whole cluster refuses commands once a failed
+    primary's slots are uncovered (after ``cluster-node-timeout``).
 
     Raises:
         RuntimeError: a node did not start or the cluster did not become healthy within ``CLUSTER_TIMEOUT``.
@@ -167,6 +171,7 @@ def start_cluster(kind: Kind, size: int = 3) -> ClusterServers:
                 "--cluster-config-file", "nodes.conf",
                 "--cluster-node-timeout", "5000",
                 "--cluster-port", str(bus_ports[-1]),
+                "--cluster-require-full-coverage", "yes" if require_full_coverage else "no",
             ]  # fmt: skip
             cluster.nodes.append(start_server(kind, extra_args=cluster_args))
         for epoch, (node, (first, last)) in enumerate(zip(cluster.nodes, _slot_ranges(size), strict=True), 1):

@@ -205,7 +205,9 @@ def cluster_kind(request: pytest.FixtureRequest) -> Kind:
 
 
 async def test_a_cluster_with_one_primary_stopped_serves_the_other_slots(cluster_kind: Kind) -> None:
-    cluster = start_cluster(cluster_kind)
+    # partial availability is what an operator configures: by default the cluster stops serving every slot once the
+    # stopped primary is marked failed (cluster-node-timeout, 5 s here), which a slow machine reaches mid-test
+    cluster = start_cluster(cluster_kind, require_full_coverage=False)
     try:
         namespace = unique_namespace()
         store = STORE_CLASSES[cluster_kind].with_cluster(
