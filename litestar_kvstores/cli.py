@@ -18,7 +18,7 @@ from litestar.plugins import CLIPluginProtocol, InitPluginProtocol
 from litestar.stores.registry import StoreRegistry as LitestarStoreRegistry
 
 from .base import KVStore
-from .cli_operations import OPERATION_COMMANDS
+from .cli_operations import OPERATION_COMMANDS, app_registry, named_store
 from .registry import StoreRegistry
 
 try:  # the same click flavour as Litestar's own commands
@@ -40,14 +40,6 @@ def describe_address(store: Store) -> str:
     return store.address if isinstance(store, KVStore) else "-"
 
 
-def _registry(app: Litestar) -> StoreRegistry:
-    """The app's registry (see :meth:`StoreRegistry.of`); a registry that cannot list its stores ends the command."""
-    try:
-        return StoreRegistry.of(app)
-    except TypeError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
 def _line(name: str, store: Store, detail: str) -> str:
     return f"{name:<20} {type(store).__name__:<14} {describe_address(store):<30} {detail}"
 
@@ -55,7 +47,7 @@ def _line(name: str, store: Store, detail: str) -> str:
 async def _close_all(app: Litestar) -> None:
     """Close what the command opened: a CLI process owns its stores' clients for its whole (short) life."""
     seen: set[int] = set()
-    for store in _registry(app).managed_stores().values():
+    for store in app_registry(app).managed_stores().values():
         if id(store) in seen:
             continue
         seen.add(id(store))
@@ -126,13 +118,13 @@ def stores_group() -> None:
 @click.command("list")
 def list_command(app: Litestar) -> None:
     """One line per store: name, backend, address, key count."""
-    _for_each_store(app, _registry(app).managed_stores(), _key_count)
+    _for_each_store(app, app_registry(app).managed_stores(), _key_count)
 
 
 @click.command("stats")
 def stats_command(app: Litestar) -> None:
     """One line per store: name, backend, address, ping time, key count and the store's own statistics."""
-    _for_each_store(app, _registry(app).managed_stores(), _stats)
+    _for_each_store(app, app_registry(app).managed_stores(), _stats)
 
 
 @click.command("clear")
@@ -143,13 +135,7 @@ def clear_command(app: Litestar, name: str, yes: bool) -> None:
 
     NAME is a configured store, ``(default)``, or any name the default store's namespaces serve (``sessions``...).
     """
-    registry = _registry(app)
-    stores = registry.managed_stores()
-    if name not in stores:
-        if not registry.owned_stores:
-            raise click.BadParameter(f"no store named {name!r}", param_hint="NAME")
-        # a name the default factory serves at run time: its namespace of the shared root
-        stores[name] = registry.get(name)
+    store = named_store(app_registry(app), name, "NAME")
     if not yes and not click.confirm(f"Delete every entry of the store {name!r}?"):
         click.echo("aborted")
         return
@@ -158,13 +144,13 @@ def clear_command(app: Litestar, name: str, yes: bool) -> None:
         await store.delete_all()
         return "cleared"
 
-    _for_each_store(app, {name: stores[name]}, clear)
+    _for_each_store(app, {name: store}, clear)
 
 
 @click.command("delete-expired")
 def delete_expired_command(app: Litestar) -> None:
     """Remove expired entries from every store now; one line per store with how many were removed."""
-    _for_each_store(app, _registry(app).cleanup_targets(), _delete_expired)
+    _for_each_store(app, app_registry(app).cleanup_targets(), _delete_expired)
 
 
 for _command in (list_command, stats_command, clear_command, delete_expired_command, *OPERATION_COMMANDS):

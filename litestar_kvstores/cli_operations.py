@@ -39,8 +39,33 @@ except ImportError:  # pragma: no cover
 
 if TYPE_CHECKING:
     from litestar import Litestar
+    from litestar.stores.base import Store
 
-__all__ = ("OPERATION_COMMANDS", "copy_command", "export_command", "import_command")
+__all__ = ("OPERATION_COMMANDS", "app_registry", "copy_command", "export_command", "import_command", "named_store")
+
+
+def app_registry(app: Litestar) -> StoreRegistry:
+    """The app's registry (see :meth:`StoreRegistry.of`); a registry that cannot list its stores ends the command.
+
+    Raises:
+        click.ClickException: ``stores=`` was a registry of Litestar's own.
+    """
+    try:
+        return StoreRegistry.of(app)
+    except TypeError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def named_store(registry: StoreRegistry, name: str, param_hint: str) -> Store:
+    """The store ``name`` of the app: a listed one, or a namespace the default store's factory serves.
+
+    Raises:
+        click.BadParameter: no such store, and no default store that could serve the name.
+    """
+    stores = registry.managed_stores()
+    if name not in stores and not registry.owned_stores:
+        raise click.BadParameter(f"no store named {name!r}", param_hint=param_hint)
+    return stores.get(name) or registry.get(name)
 
 
 @asynccontextmanager
@@ -58,14 +83,7 @@ async def _opened(app: Litestar, spec: str) -> AsyncIterator[KVStore]:
                 raise click.BadParameter(str(exc), param_hint=redact_url(spec)) from None
             await stack.enter_async_context(store)
         else:
-            try:
-                registry = StoreRegistry.of(app)
-            except TypeError as exc:
-                raise click.ClickException(str(exc)) from None
-            stores = registry.managed_stores()
-            if spec not in stores and not registry.owned_stores:
-                raise click.BadParameter(f"no store named {spec!r}", param_hint=spec)
-            store = stores.get(spec) or registry.get(spec)
+            store = named_store(app_registry(app), spec, spec)
             await stack.enter_async_context(store)
         if not isinstance(store, KVStore):
             raise click.BadParameter(f"{type(store).__name__} cannot list its keys", param_hint=spec)
