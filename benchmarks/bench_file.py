@@ -20,7 +20,7 @@ from litestar.stores.file import FileStore as LitestarFileStore
 
 from litestar_kvstores import FileStore
 
-from .harness import Row, format_table, ops_per_second
+from .harness import Row, delete_expired_row, format_table, ops_per_second
 
 N = 2_000
 SMALL = b"x" * 100
@@ -150,16 +150,12 @@ async def measure(subjects: Subjects) -> list[Row]:
     await row("get 64 KiB", lambda s: lambda i: s.get(keys[i % 100]))
     await row("100 concurrent gets (64 KiB)", _gather_gets(hundred), ops=N // 100, ops_per_call=100)
 
-    expiry = Row("delete_expired 10k of 20k", unit="s")
-    for name, store in subjects.items():
+    async def prepare(store: Any) -> None:
         for key in hundred:
             await store.delete(key)
         await _fill(store, EXPIRED_AND_LIVE)
-        await asyncio.sleep(1.1)
-        start = time.perf_counter()
-        await store.delete_expired()
-        expiry.values[name] = time.perf_counter() - start
-    rows.append(expiry)
+
+    rows.append(await delete_expired_row(subjects, prepare))
     return rows
 
 

@@ -28,7 +28,7 @@ from litestar_kvstores import FileStore
 from litestar_kvstores.sqlite import SQLiteStore
 
 from .bench_file import _fill as fill
-from .harness import Row, format_table, ops_per_second
+from .harness import Row, delete_expired_row, format_table, ops_per_second
 
 N = 2_000
 ROUNDS = 5
@@ -197,14 +197,7 @@ async def measure(sql: Subjects, file_store: FileStore) -> list[Row]:
     await row("set 64 KiB", with_file, lambda s: lambda i: s.set(keys[i % 100], LARGE), ops=N // 4)
     await row("get 64 KiB", sql, lambda s: lambda i: s.get(keys[i % 100]), ops=N // 4)
 
-    expiry = Row("delete_expired 10k of 20k", unit="s")
-    for name, store in sql.items():
-        await fill(store, EXPIRED_AND_LIVE)
-        await asyncio.sleep(1.1)
-        started = time.perf_counter()
-        await store.delete_expired()
-        expiry.values[name] = time.perf_counter() - started
-    rows.append(expiry)
+    rows.append(await delete_expired_row(sql, lambda store: fill(store, EXPIRED_AND_LIVE)))
     return rows
 
 

@@ -7,12 +7,14 @@ Markdown table whose ratio columns compare our store with the others.
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-__all__ = ("Case", "Row", "format_table", "ops_per_second")
+__all__ = ("Case", "Row", "delete_expired_row", "format_table", "ops_per_second")
 
 Op = Callable[[int], Awaitable[object]]
 
@@ -77,3 +79,17 @@ def format_table(title: str, rows: list[Row], ours: str, others: list[str]) -> s
             cells.append(f"{ratio:.2f}x")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+async def delete_expired_row(
+    subjects: Mapping[str, Any], prepare: Callable[[Any], Awaitable[object]], expire_after: float = 1.1
+) -> Row:
+    """Time one ``delete_expired`` per subject after ``prepare(store)`` wrote entries expiring within a second."""
+    row = Row("delete_expired 10k of 20k", unit="s")
+    for name, store in subjects.items():
+        await prepare(store)
+        await asyncio.sleep(expire_after)
+        started = time.perf_counter()
+        await store.delete_expired()
+        row.values[name] = time.perf_counter() - started
+    return row
