@@ -25,10 +25,13 @@ if TYPE_CHECKING:
 
     from .lock import StoreLock
 
-__all__ = ("TTL", "KVStore")
+__all__ = ("IN_PROCESS", "TTL", "KVStore")
 
 TTL = int | float | timedelta
 """A time-to-live: seconds as ``int``/``float`` or a ``timedelta``; always positive."""
+
+IN_PROCESS = "in-process"
+"""The :attr:`KVStore.address` of a store whose entries live in this process (no I/O behind its operations)."""
 
 
 class KVStore(NamespacedStore):

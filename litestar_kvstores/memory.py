@@ -14,7 +14,7 @@ from time import monotonic
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from .base import TTL, KVStore
+from .base import IN_PROCESS, TTL, KVStore
 from .urls import namespace_option, positive_int, redact_url, reject_unknown, split_options, split_url
 from .validation import (
     INT64_MAX,
@@ -143,7 +143,7 @@ class MemoryStore(KVStore):
     @property
     def address(self) -> str:
         """``in-process``: the entries live in this process's memory."""
-        return "in-process"
+        return IN_PROCESS
 
     def __repr__(self) -> str:
         bounds = f", max_entries={self._state.max_entries}, max_bytes={self._state.max_bytes}"

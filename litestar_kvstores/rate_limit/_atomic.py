@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, cast
 from litestar.exceptions import ImproperlyConfiguredException
 from litestar.middleware.rate_limit import RateLimitConfig, RateLimitMiddleware
 
-from ._config import rate_limit_headers, refuse_if_over, with_headers
+from ._config import encoded_names, header_values, refuse_if_over, with_headers
 from ._startup import CheckedStore
 from ._windows import DURATIONS, Counter, Limit, WindowEnds, count_request
 
@@ -54,6 +54,7 @@ class AtomicRateLimitMiddleware(RateLimitMiddleware):
         self.limit = Limit(unit, max_requests)
         self.window_ends = WindowEnds()
         self._store = CheckedStore(app, config.store, type(self).__name__)
+        self._header_names = encoded_names(config)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Count the request, answer 429 past the limit, else call the application with the headers added."""
@@ -74,5 +75,5 @@ class AtomicRateLimitMiddleware(RateLimitMiddleware):
         )
         refuse_if_over(self.config, usage)
         if set_headers:
-            send = with_headers(send, rate_limit_headers(self.config, usage))
+            send = with_headers(send, self._header_names, header_values(usage))
         await self.app(scope, receive, send)

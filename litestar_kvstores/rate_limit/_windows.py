@@ -18,8 +18,10 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
+
+from ..base import IN_PROCESS
 
 if TYPE_CHECKING:
     from litestar.stores.base import Store
@@ -64,20 +66,19 @@ class Limit:
 
     unit: DurationUnit
     max_requests: int
+    seconds: int = field(init=False)
+    """The window's length in seconds."""
+    policy: str = field(init=False)
+    """The limit as the ``RateLimit-Policy`` header states it: ``"10; w=60"``."""
 
-    @property
-    def seconds(self) -> int:
-        return DURATIONS[self.unit]
-
-    @property
-    def policy(self) -> str:
-        """The limit as the ``RateLimit-Policy`` header states it: ``"10; w=60"``."""
-        return f"{self.max_requests}; w={self.seconds}"
+    def __post_init__(self) -> None:
+        # computed once: read on every request (bench_rate_limit)
+        object.__setattr__(self, "seconds", DURATIONS[self.unit])
+        object.__setattr__(self, "policy", f"{self.max_requests}; w={self.seconds}")
 
 
-@dataclass(frozen=True, slots=True)
-class Usage:
-    """Where one limit stands after counting the request.
+class Usage(NamedTuple):
+    """Where one limit stands after counting the request (a tuple: built on every request, bench_rate_limit).
 
     Attributes:
         limit: The limit.
@@ -129,14 +130,15 @@ async def count_request(
     return await _count_fixed(store, key, limits, want_reset=want_reset, ends=ends)
 
 
-async def _gather(calls: Sequence[Awaitable[Any]]) -> list[Any]:
-    if len(calls) == 1:  # no task to create for a single call
-        return [await calls[0]]
+async def _gather(store: Counter, calls: Sequence[Awaitable[Any]]) -> list[Any]:
+    """Await ``calls`` concurrently, or one after another on an in-process store, which never waits for I/O.
+
+    One after another saves a task per call and an event-loop turn (``bench_rate_limit``, memory); concurrently,
+    the calls of a server store share one round trip (automatic pipelining).
+    """
+    if len(calls) == 1 or getattr(store, "address", None) == IN_PROCESS:
+        return [await call for call in calls]
     return list(await asyncio.gather(*calls))
-
-
-def _fixed_key(key: str, limit: Limit) -> str:
-    return f"{key}::fixed::{limit.unit}"
 
 
 class WindowEnds:
@@ -172,26 +174,27 @@ class WindowEnds:
 async def _count_fixed(
     store: Counter, key: str, limits: Sequence[Limit], *, want_reset: bool, ends: WindowEnds
 ) -> list[Usage]:
-    keys = [_fixed_key(key, limit) for limit in limits]
+    keys = [f"{key}::fixed::{limit.unit}" for limit in limits]
     counts: list[int] = await _gather(
-        [store.incr(counter, 1, expires_in=limit.seconds) for counter, limit in zip(keys, limits, strict=True)]
+        store, [store.incr(counter, 1, expires_in=limit.seconds) for counter, limit in zip(keys, limits, strict=True)]
     )
     now = time.monotonic()
     window_ends: list[float | None] = []
-    for counter, count, limit in zip(keys, counts, limits, strict=True):
-        if count == 1:  # this request created the counter: its window is a whole unit from now
-            ends.set(counter, now + limit.seconds)
-        window_ends.append(ends.get(counter, now))
-    unknown = [
-        i
-        for i, (end, count, limit) in enumerate(zip(window_ends, counts, limits, strict=True))
-        if end is None and (want_reset or count > limit.max_requests)
-    ]
+    unknown: list[int] = []  # the counters whose window end this process does not know
+    for i, limit in enumerate(limits):
+        if counts[i] == 1:  # this request created the counter: its window is a whole unit from now
+            end: float | None = now + limit.seconds
+            ends.set(keys[i], now + limit.seconds)
+        else:
+            end = ends.get(keys[i], now)
+            if end is None and (want_reset or counts[i] > limit.max_requests):
+                unknown.append(i)
+        window_ends.append(end)
     if unknown:  # once per window and key in this process (or after the memory of it was evicted)
-        lifetimes = await _gather([store.expires_in(keys[i]) for i in unknown])
+        lifetimes = await _gather(store, [store.expires_in(keys[i]) for i in unknown])
         for i, lifetime in zip(unknown, lifetimes, strict=True):
-            window_ends[i] = now + (lifetime or limits[i].seconds)
-            ends.set(keys[i], window_ends[i] or now)
+            end = window_ends[i] = now + (lifetime or limits[i].seconds)
+            ends.set(keys[i], end)
     usages = []
     for count, end, limit in zip(counts, window_ends, limits, strict=True):
         reset = limit.seconds if end is None else min(max(math.ceil(end - now), 1), limit.seconds)
@@ -216,10 +219,10 @@ async def _count_sliding(store: Counter, key: str, limits: Sequence[Limit]) -> l
     previous_keys = [previous for _, previous, _ in windows]
     get_many = getattr(store, "get_many", None)
     if get_many is not None:
-        results = await _gather([*increments, get_many(previous_keys)])
+        results = await _gather(store, [*increments, get_many(previous_keys)])
         previous_values = [results[-1].get(previous) for previous in previous_keys]
     else:
-        results = await _gather([*increments, *(store.get(previous) for previous in previous_keys)])
+        results = await _gather(store, [*increments, *(store.get(previous) for previous in previous_keys)])
         previous_values = results[len(limits) :]
     usages = []
     counts = results[: len(limits)]
