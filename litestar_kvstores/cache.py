@@ -349,17 +349,22 @@ class ResponseCacheControlMiddleware:
     ``cache=`` pass straight through.
     """
 
-    __slots__ = ("app",)
+    __slots__ = ("_handlers", "app")
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self._handlers: dict[HTTPRouteHandler, tuple[str, list[str]]] = {}
+        """Each cached handler's id and tags, worked out at its first request, not at every one (bench_http)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         handler = scope.get("route_handler")
         if scope["type"] != ScopeType.HTTP or not isinstance(handler, HTTPRouteHandler) or not handler.cache:
             await self.app(scope, receive, send)
             return
-        request = _Request(scope.get("root_path", "") + scope["path"], handler_id(handler), cache_tags(handler))
+        known = self._handlers.get(handler)
+        if known is None:
+            known = self._handlers[handler] = (handler_id(handler), cache_tags(handler))
+        request = _Request(scope.get("root_path", "") + scope["path"], *known)
         token = _CURRENT.set(request)
         try:
             await self.app(scope, receive, send)
@@ -383,6 +388,7 @@ class KVResponseCacheConfig(ResponseCacheConfig):
 
     single_flight: bool = False
     lock_timeout: float = 10.0
+    _front: tuple[Store, _CacheFront] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         timeout = self.lock_timeout
@@ -409,7 +415,10 @@ class KVResponseCacheConfig(ResponseCacheConfig):
             TypeError: the store lacks the atomic primitives (it is not a store of the contract) or namespaces.
         """
         cache = app.stores.get(self.store)
-        return _CacheFront(_kv_store(cache), _index_of(cache), self)
+        front = self._front
+        if front is None or front[0] is not cache:  # built once per store, not per request (bench_http, /cached)
+            front = self._front = (cache, _CacheFront(_kv_store(cache), _index_of(cache), self))
+        return front[1]
 
 
 def _kv_store(store: Store) -> KVStore:
