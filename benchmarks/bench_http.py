@@ -89,7 +89,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=5, help="seconds of load per run (default 5)")
     parser.add_argument("--connections", type=int, default=64, help="wrk connections (default 64)")
     parser.add_argument("--rounds", type=int, default=3, help="turns per subject, the best counts (default 3)")
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn workers (default 1)")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn processes (default 1)")
     args = parser.parse_args()
     require_wrk()
     redis_server = start_server("redis")
@@ -101,7 +101,7 @@ def main() -> None:
                 "litestar-redis": f"{redis_server.url}/1",
                 "ours-postgres": postgres,
             }
-            print(f"### uvicorn --workers {args.workers}, wrk -c {args.connections}, requests/s\n")
+            print(f"### {args.workers} uvicorn process(es), wrk -c {args.connections}, requests/s\n")
             print(
                 "| route | ours, Redis | Litestar's RedisStore | ours vs Litestar | ours, PostgreSQL "
                 "| PostgreSQL vs Litestar's Redis |"

@@ -10,7 +10,8 @@ Subjects, each on the same route (``GET /`` answering ``"ok"``):
 
 The limits are far above what the load reaches, so every request is counted and admitted. Litestar's middleware
 keeps a JSON list of every request's time in its window, so its limit is per second, the window that keeps the
-list shortest. Backends: memory, file, Redis (a server started here); one uvicorn worker, then two.
+list shortest. Backends: memory, file, Redis (a server started here); one uvicorn process, then two (see
+:class:`~benchmarks.http_harness.Served`).
 
 Run: ``python -m benchmarks.bench_rate_limit [--duration 5] [--connections 32] [--rounds 3] [--backends ...]``.
 The subjects of a backend are served at once and loaded in turns; each one's best round counts. Needs ``wrk`` (Debian:
@@ -98,7 +99,7 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="bench-rate-limit-"))
     try:
         for workers in (1, 2):
-            print(f"### {workers} uvicorn worker{'s' if workers > 1 else ''}, wrk -c {args.connections}\n")
+            print(f"### {workers} uvicorn process{'es' if workers > 1 else ''}, wrk -c {args.connections}\n")
             print("| backend | kv, 2 limits | stock, 1 limit | none | kv vs stock | none / kv |")
             print("|---|---|---|---|---|---|")
             for backend in args.backends:

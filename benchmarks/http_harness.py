@@ -48,58 +48,73 @@ class Subject:
 
 
 class Served:
-    """uvicorn serving one subject on a listening socket made here (see :func:`listening_socket`)."""
+    """One subject on ``workers`` uvicorn processes, each on its own listening socket of the same loopback port.
+
+    Not ``uvicorn --workers``: its workers share one listening socket, and asyncio accepts every pending connection
+    at once, so whichever worker wakes first can take all of wrk's connections and the other idles (the runs then
+    swing by up to 2x). Sockets of one port with ``SO_REUSEPORT`` get the connections spread by the kernel.
+    """
 
     def __init__(self, subject: Subject, workers: int, log: Path) -> None:
-        self.socket = listening_socket()
-        port = self.socket.getsockname()[1]
-        fd = self.socket.fileno()
-        argv = [sys.executable, "-m", "uvicorn", "--factory", subject.factory, "--fd", str(fd)]
-        argv += ["--workers", str(workers), "--no-access-log", "--log-level", "warning"]
+        self.sockets: list[socket.socket] = []
+        self.processes: list[subprocess.Popen[bytes]] = []
         self._log = log.open("wb")
-        self.process = subprocess.Popen(
-            argv,
-            cwd=ROOT,
-            env={**os.environ, **subject.environment},
-            pass_fds=[fd],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-        self.base = f"http://127.0.0.1:{port}"
-
-        def answers() -> bool:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"uvicorn exited:\n{log.read_text(errors='replace')}")
-            return httpx.get(self.base + "/", timeout=1).status_code < 500
-
         try:
+            for _ in range(workers):
+                sock = listening_socket(self.sockets[0].getsockname()[1] if self.sockets else 0)
+                self.sockets.append(sock)
+                fd = sock.fileno()
+                argv = [sys.executable, "-m", "uvicorn", "--factory", subject.factory, "--fd", str(fd)]
+                argv += ["--no-access-log", "--log-level", "warning"]
+                self.processes.append(
+                    subprocess.Popen(
+                        argv,
+                        cwd=ROOT,
+                        env={**os.environ, **subject.environment},
+                        pass_fds=[fd],
+                        stdout=self._log,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
+            self.base = f"http://127.0.0.1:{self.sockets[0].getsockname()[1]}"
+
+            def answers() -> bool:
+                if any(process.poll() is not None for process in self.processes):
+                    raise RuntimeError(f"uvicorn exited:\n{log.read_text(errors='replace')}")
+                return httpx.get(self.base + "/", timeout=1).status_code < 500
+
             wait_until(answers, 30, f"uvicorn ({subject.factory})")
         except BaseException:
             self.stop()
             raise
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.socket.close()
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for sock in self.sockets:
+            sock.close()
         self._log.close()
 
 
-def listening_socket() -> socket.socket:
-    """A loopback listening socket with ``TCP_NODELAY``, which the connections it accepts inherit.
+def listening_socket(port: int = 0) -> socket.socket:
+    """A loopback listening socket on ``port`` (0: a free one) with ``SO_REUSEPORT``, and with ``TCP_NODELAY``,
+    which the connections it accepts inherit.
 
-    With ``--workers``, uvicorn's workers receive the socket from the parent process and asyncio then leaves
-    ``TCP_NODELAY`` off on the connections (it only sets it for sockets whose protocol reads as TCP): every
-    response waits for the client's delayed ACK, ~40 ms, and all subjects measure the same ~700 requests/s.
+    uvicorn serving a socket passed with ``--fd`` leaves ``TCP_NODELAY`` as the socket has it (asyncio only sets it
+    for sockets whose protocol reads as TCP): without it every response waits for the client's delayed ACK, ~40 ms,
+    and all subjects measure the same ~700 requests/s.
     """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     sock.listen(2048)
     return sock
 

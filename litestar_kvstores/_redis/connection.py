@@ -9,6 +9,7 @@ from typing import Any
 from .._translate import ErrorTranslator
 from ..errors import StoreError, StoreUnavailableError
 from .bridge import ClientBridge
+from .protocol import pack_commands
 from .scripts import Script
 
 __all__ = ("SCAN_COUNT", "Connection")
@@ -210,7 +211,11 @@ class Connection:
         try:
             async with asyncio.timeout(connection.socket_timeout):
                 writer = connection._writer
-                writer.writelines(connection.pack_commands(commands))
+                packed = pack_commands(connection, commands)
+                if packed is None:
+                    writer.writelines(connection.pack_commands(commands))
+                else:
+                    writer.write(packed)
                 await writer.drain()
                 read = connection._parser.read_response
                 for _ in commands:  # one by one: the replies read before a failure are kept

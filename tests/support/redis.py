@@ -31,6 +31,10 @@ class _CountingWriter:
         self._owner.sends += 1  # type: ignore[attr-defined]
         self._writer.writelines(data)
 
+    def write(self, data: Any) -> None:
+        self._owner.sends += 1  # type: ignore[attr-defined]
+        self._writer.write(data)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._writer, name)
 
