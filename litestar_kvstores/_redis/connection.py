@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from .._translate import ErrorTranslator
@@ -284,13 +284,14 @@ class Connection:
         except Exception as exc:
             raise self._cluster_error(exc) from exc
 
-    async def run_script(self, script: Script, key: str, *args: int | bytes) -> Any:
-        """Run ``script`` on ``key`` with ``args`` in one round trip (two more if the server lacks the script)."""
+    async def run_script(self, script: Script, keys: Sequence[str], *args: int | bytes) -> Any:
+        """Run ``script`` on ``keys`` (one hash slot on a cluster) with ``args`` in one round trip (two more if the
+        server lacks the script)."""
         try:
-            return await self.execute("EVALSHA", script.sha, 1, key, *args)
+            return await self.execute("EVALSHA", script.sha, len(keys), *keys, *args)
         except self.bridge.no_script_error:
             await self.client.script_load(script.source)
-            return await self.execute("EVALSHA", script.sha, 1, key, *args)
+            return await self.execute("EVALSHA", script.sha, len(keys), *keys, *args)
 
     def pipeline(self) -> Any:
         """Return a non-transactional pipeline (one round trip per server)."""

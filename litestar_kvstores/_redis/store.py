@@ -13,7 +13,7 @@ namespaces never collide, whatever the keys contain. With ``namespace=None`` key
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from litestar.exceptions import ImproperlyConfiguredException
@@ -36,7 +36,7 @@ from ..validation import (
 from . import factory
 from .bridge import ClientBridge
 from .connection import Connection
-from .scripts import COMPARE_AND_DELETE, COMPARE_AND_SET, GET_AND_RENEW, INCR_WITH_EXPIRY, Script
+from .scripts import COMPARE_AND_DELETE, COMPARE_AND_SET, COUNT_REQUEST, GET_AND_RENEW, INCR_WITH_EXPIRY, Script
 
 if TYPE_CHECKING:
     from typing import Self
@@ -247,7 +247,7 @@ class RedisLikeStore(KVStore):
                 if renew_ms is None:
                     value: bytes | None = await conn.execute("GET", name)
                 else:
-                    value = await conn.run_script(GET_AND_RENEW, name, renew_ms)
+                    value = await conn.run_script(GET_AND_RENEW, (name,), renew_ms)
             except conn.bridge.response_error as exc:
                 if not _is_wrong_type(exc):
                     raise
@@ -299,13 +299,45 @@ class RedisLikeStore(KVStore):
                 if milliseconds is None:
                     value = await conn.execute("INCRBY", name, amount)
                 else:
-                    value = await conn.run_script(INCR_WITH_EXPIRY, name, amount, milliseconds)
+                    value = await conn.run_script(INCR_WITH_EXPIRY, (name,), amount, milliseconds)
             except conn.bridge.response_error as exc:
                 if "integer" in str(exc) or "overflow" in str(exc) or _is_wrong_type(exc):
                     message = f"The value of {key!r} is not an integer counter, or {amount} overflows it"
                     raise ValueError(message) from exc
                 raise
         return int(value)
+
+    async def incr_and_read(
+        self, counters: Sequence[tuple[str, TTL | None]], reads: Sequence[str] = ()
+    ) -> tuple[list[int], list[bytes | None]]:
+        """Add 1 to each counter and read each key of ``reads``, atomically, in one script and one round trip.
+
+        The rate limiter counts a request against all its limits with this. Each counter is a ``(key, expires_in)``
+        pair; ``expires_in`` (``None``: never) applies only when this call creates the counter, as with
+        :meth:`incr`. On a cluster all the keys must share a hash slot: give them the same ``{hash tag}``.
+
+        Returns:
+            The counters' new values in order, and the values read in order (``None`` for a missing key).
+
+        Raises:
+            TypeError: a key or an expiry of the wrong type.
+            ValueError: an empty key or a non-positive expiry, a counter that holds no integer or would overflow.
+            StoreError: on a cluster, keys of different hash slots.
+        """
+        names = [self._prefix + check_key(key) for key, _ in counters]
+        milliseconds = [_ttl_milliseconds(expires_in) or 0 for _, expires_in in counters]
+        read_names = [self._prefix + check_key(key) for key in reads]
+        if not names and not read_names:
+            return [], []
+        conn = self._conn
+        with conn.errors:
+            try:
+                replies = await conn.run_script(COUNT_REQUEST, [*names, *read_names], len(names), *milliseconds)
+            except conn.bridge.response_error as exc:
+                if "integer" in str(exc) or "overflow" in str(exc) or _is_wrong_type(exc):
+                    raise ValueError("A counter is not an integer counter, or adding 1 overflows it") from exc
+                raise
+        return [int(value) for value in replies[: len(names)]], list(replies[len(names) :])
 
     async def add(self, key: str, value: str | bytes, expires_in: TTL | None = None) -> bool:
         """Store ``value`` under ``key`` unless the key exists, in one atomic command (``SET NX``).
@@ -365,7 +397,7 @@ class RedisLikeStore(KVStore):
     async def _run_primitive(self, script: Script, name: str, *args: int | bytes) -> bool:
         conn = self._conn
         with conn.errors:
-            done = await conn.run_script(script, name, *args)
+            done = await conn.run_script(script, (name,), *args)
         return bool(done)
 
     async def get_many(self, keys: Iterable[str]) -> dict[str, bytes | None]:

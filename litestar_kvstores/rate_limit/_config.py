@@ -263,7 +263,11 @@ class KVRateLimitMiddleware(AbstractMiddleware):
         self._route_ids: dict[int, str] = {}
 
     def key_for(self, request: Request[Any, Any, Any]) -> str:
-        """Return the budget's key of ``request`` (before each limit's suffix)."""
+        """Return the budget's key of ``request`` (before each limit's suffix), in braces: the counters of one budget
+        share a Redis/Valkey cluster hash slot, so one script counts them all."""
+        return "{" + self._budget(request) + "}"
+
+    def _budget(self, request: Request[Any, Any, Any]) -> str:
         scope = self.config.scope
         if callable(scope):
             return f"{KEY_PREFIX}::{scope(request)}"

@@ -8,7 +8,9 @@ Two strategies:
   window's counter (kept for two windows) and the previous window's count is weighted by the part of it that
   still overlaps the last unit: ``estimate = previous * (1 - elapsed / window) + current``.
 
-Every operation of one request is issued at once (``asyncio.gather``), never one after another.
+A store with ``incr_and_read`` (Redis, Valkey: one script) counts every limit of a request in one call; on
+others every operation of one request is issued at once (``asyncio.gather``), or one after another on an
+in-process store, which never waits.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, cast
 
 from ..base import IN_PROCESS
 
@@ -53,6 +55,14 @@ class Counter(Protocol):
     async def incr(self, key: str, amount: int = 1, expires_in: Any = None) -> int: ...
 
     async def expires_in(self, key: str) -> int | None: ...
+
+
+class BatchCounter(Protocol):
+    """A store that counts several counters and reads several keys in one round trip (Redis/Valkey: one script)."""
+
+    async def incr_and_read(
+        self, counters: Sequence[tuple[str, int | None]], reads: Sequence[str] = ()
+    ) -> tuple[list[int], list[bytes | None]]: ...
 
 
 def has_atomic_incr(store: Store) -> bool:
@@ -141,6 +151,24 @@ async def _gather(store: Counter, calls: Sequence[Awaitable[Any]]) -> list[Any]:
     return list(await asyncio.gather(*calls))
 
 
+async def _incr_and_read(
+    store: Counter, counters: Sequence[tuple[str, int]], reads: Sequence[str]
+) -> tuple[list[int], list[bytes | None]]:
+    """Add 1 to each ``(key, expires_in)`` counter and read each key of ``reads`` in the fewest round trips the
+    store allows: one call of its ``incr_and_read``, else ``incr`` and ``get_many`` (or ``get``) issued together."""
+    if getattr(store, "incr_and_read", None) is not None:
+        return await cast(BatchCounter, store).incr_and_read(counters, reads)
+    increments = [store.incr(counter, 1, expires_in=expires_in) for counter, expires_in in counters]
+    get_many = getattr(store, "get_many", None)
+    if not reads:
+        return await _gather(store, increments), []
+    if get_many is not None:
+        results = await _gather(store, [*increments, get_many(reads)])
+        return results[:-1], [results[-1].get(read) for read in reads]
+    results = await _gather(store, [*increments, *(store.get(read) for read in reads)])
+    return results[: len(counters)], results[len(counters) :]
+
+
 class WindowEnds:
     """When fixed windows end, remembered in this process (least recently used first out).
 
@@ -175,9 +203,8 @@ async def _count_fixed(
     store: Counter, key: str, limits: Sequence[Limit], *, want_reset: bool, ends: WindowEnds
 ) -> list[Usage]:
     keys = [f"{key}::fixed::{limit.unit}" for limit in limits]
-    counts: list[int] = await _gather(
-        store, [store.incr(counter, 1, expires_in=limit.seconds) for counter, limit in zip(keys, limits, strict=True)]
-    )
+    counters = [(counter, limit.seconds) for counter, limit in zip(keys, limits, strict=True)]
+    counts, _ = await _incr_and_read(store, counters, [])
     now = time.monotonic()
     window_ends: list[float | None] = []
     unknown: list[int] = []  # the counters whose window end this process does not know
@@ -212,20 +239,11 @@ def _sliding_keys(key: str, limit: Limit, now: float) -> tuple[str, str, float]:
 async def _count_sliding(store: Counter, key: str, limits: Sequence[Limit]) -> list[Usage]:
     now = time.time()
     windows = [_sliding_keys(key, limit, now) for limit in limits]
-    increments = [
-        store.incr(current, 1, expires_in=2 * limit.seconds)  # still readable as "previous" in the next window
-        for (current, _, _), limit in zip(windows, limits, strict=True)
+    counters = [  # kept two windows: still readable as "previous" in the next one
+        (current, 2 * limit.seconds) for (current, _, _), limit in zip(windows, limits, strict=True)
     ]
-    previous_keys = [previous for _, previous, _ in windows]
-    get_many = getattr(store, "get_many", None)
-    if get_many is not None:
-        results = await _gather(store, [*increments, get_many(previous_keys)])
-        previous_values = [results[-1].get(previous) for previous in previous_keys]
-    else:
-        results = await _gather(store, [*increments, *(store.get(previous) for previous in previous_keys)])
-        previous_values = results[len(limits) :]
+    counts, previous_values = await _incr_and_read(store, counters, [previous for _, previous, _ in windows])
     usages = []
-    counts = results[: len(limits)]
     for current, previous_raw, (_, _, elapsed), limit in zip(counts, previous_values, windows, limits, strict=True):
         previous = _as_count(previous_raw)
         period = limit.seconds
