@@ -40,6 +40,7 @@ def new_client(
         ValueError: the URL's scheme is not one of the library's, or an option is unknown (named in the message).
     """
     _check_scheme(bridge, url, bridge.url_schemes)
+    _check_database(url)
     overrides = overrides or {}
     _check_options(url, [*options, *overrides], bridge.client_options)
     url_options = bridge.parse_url(url)
@@ -51,6 +52,21 @@ def new_client(
     except TypeError as exc:
         raise ValueError(f"An option does not fit the connections of {redact_url(url)!r}: {exc}") from None
     return bridge.client_class(connection_pool=pool)
+
+
+def _check_database(url: str) -> None:
+    """Check that a server URL's path is empty or ``/DB`` (a database number).
+
+    Raises:
+        ValueError: the path is anything else (the client library would read ``/1/2`` as database 12 and ``/x`` as
+            database 0).
+    """
+    parts = split_url(url)
+    if parts.scheme.lower() == "unix":  # the path is the socket's; the database is ?db=
+        return
+    database = parts.path[1:]
+    if database and not (database.isascii() and database.isdigit()):
+        raise ValueError(f"The path of a server URL is /DB, a database number, got {parts.path!r}")
 
 
 def new_cluster_client(bridge: ClientBridge, url: str, options: Mapping[str, Any]) -> Any:

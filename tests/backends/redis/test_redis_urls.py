@@ -124,6 +124,20 @@ def test_the_sentinel_path_names_a_service_and_a_database() -> None:
         store_from_url("redis+sentinel://127.0.0.1:1/mymaster/x")
 
 
+@pytest.mark.parametrize("path", ["/notadb", "/1/2", "/-1", "/0x1", "/²"])
+@pytest.mark.parametrize("scheme", ["redis", "rediss", "valkey", "valkeys"])
+def test_a_server_path_that_is_not_a_database_number_is_refused(scheme: str, path: str) -> None:
+    with pytest.raises(ValueError, match="database number") as raised:
+        store_from_url(f"{scheme}://user:secret-pw@127.0.0.1:1{path}")
+    assert "secret-pw" not in str(raised.value)
+
+
+@pytest.mark.parametrize("path", ["", "/", "/0", "/15"])
+def test_an_empty_path_or_a_database_number_is_taken(path: str) -> None:
+    store = store_from_url(f"redis://127.0.0.1:1{path}")
+    assert isinstance(store, RedisStore)
+
+
 # --- ?namespace= ------------------------------------------------------------------------------------------------
 
 
