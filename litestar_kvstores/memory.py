@@ -25,6 +25,7 @@ from .validation import (
     check_key,
     check_namespace,
     encode_value,
+    parse_counter,
     remaining_whole_seconds,
     ttl_seconds,
 )
@@ -291,7 +292,7 @@ class MemoryStore(KVStore):
             self._store(key, self._check_fits(str(amount).encode()), ttl)
             return amount
         try:
-            value = int(entry[0]) + amount
+            value = parse_counter(entry[0]) + amount
         except ValueError:
             raise ValueError(f"The value of {key!r} is not an integer and cannot be incremented") from None
         if not INT64_MIN <= value <= INT64_MAX:

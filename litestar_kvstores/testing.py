@@ -447,6 +447,13 @@ class StoreContract:
             await store.incr("text")
         assert await store.get("text") == b"not a number"
 
+    @pytest.mark.parametrize("stored", [b" 5", b"5 ", b"+5", b"1_0", b"", b"-", "\u0663".encode()])
+    async def test_incr_reads_only_ascii_decimal_integers(self, store: KVStore, stored: bytes) -> None:
+        await store.set("text", stored)
+        with pytest.raises(ValueError, match="integer"):
+            await store.incr("text")
+        assert await store.get("text") == stored
+
     async def test_incr_sets_expiry_only_on_creation(self, store: KVStore) -> None:
         assert await store.incr("counter", expires_in=10) == 1
         assert await store.incr("counter", expires_in=1000) == 2

@@ -24,6 +24,7 @@ __all__ = (
     "check_namespace_path",
     "encode_value",
     "first_namespace",
+    "parse_counter",
     "remaining_whole_seconds",
     "ttl_seconds",
 )
@@ -164,6 +165,19 @@ def check_amount(amount: object) -> int:
     if not INT64_MIN <= amount <= INT64_MAX:
         raise ValueError(f"amount must fit in a signed 64-bit integer, got {amount}")
     return amount
+
+
+def parse_counter(data: bytes) -> int:
+    """Return the integer a stored counter holds: ASCII digits with an optional leading ``-``, as every backend reads
+    it (Redis and SQLite refuse ``b" 5"``, ``b"+5"`` and ``b"1_0"``, which Python's ``int`` would take).
+
+    Raises:
+        ValueError: ``data`` is anything else.
+    """
+    digits = data[1:] if data[:1] == b"-" else data
+    if not digits.isdigit():  # bytes.isdigit: ASCII digits only, False when empty
+        raise ValueError(f"Not a decimal integer: {data[:40]!r}")
+    return int(data)
 
 
 def check_expected(expected: object) -> bytes | None:

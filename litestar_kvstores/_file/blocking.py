@@ -25,7 +25,7 @@ from contextlib import AbstractContextManager, nullcontext, suppress
 from functools import partial
 from typing import TypeVar, TypeVarTuple
 
-from ..validation import NAMESPACE_PATTERN
+from ..validation import NAMESPACE_PATTERN, parse_counter
 from .errors import FileErrors, StoreDirectoryNotFoundError
 from .format import (
     EXPIRY,
@@ -222,7 +222,7 @@ class Directory:
                 value, expiry = amount, expires_at(ttl)
             else:
                 try:
-                    value = int(current[1] or b"") + amount
+                    value = parse_counter(current[1] or b"") + amount
                 except ValueError:
                     raise ValueError(f"The value of {key!r} is not an integer and cannot be incremented") from None
                 expiry = current[0]  # a window starts at the counter's creation

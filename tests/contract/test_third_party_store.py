@@ -26,6 +26,7 @@ from litestar_kvstores.validation import (
     check_key,
     check_namespace,
     encode_value,
+    parse_counter,
     remaining_whole_seconds,
     ttl_seconds,
 )
@@ -102,7 +103,7 @@ class MinimalStore(KVStore):
             total, expiry = amount, None if ttl is None else time.monotonic() + ttl
         else:
             try:
-                total = int(entry[0]) + amount
+                total = parse_counter(entry[0]) + amount
             except ValueError:
                 raise ValueError(f"The value of {key!r} is not an integer") from None
             expiry = entry[1]
