@@ -170,8 +170,9 @@ class EncryptedStore(StoreWrapper):
 
         Child namespaces are walked when the wrapped store has ``namespaces()`` (the contract's namespace listing);
         otherwise only this namespace is rewritten. Plain-text counters and values that cannot be decrypted are left
-        as they are (the latter logged at WARNING). A value that another writer replaces while this runs may be
-        replaced by its re-encrypted previous value: run it when writes are quiet.
+        as they are (the latter logged at WARNING). Each value is replaced with ``compare_and_set``: a value that
+        another writer replaces while this runs keeps that writer's value (it is not counted), so it is safe to run
+        while the application writes.
 
         Returns:
             How many values were rewritten.
@@ -185,8 +186,8 @@ class EncryptedStore(StoreWrapper):
             value = self._decode(key, stored)
             if value is None:
                 continue
-            await self.store.set(key, self._encode(key, value), remaining)
-            rewritten += 1
+            if await self.store.compare_and_set(key, stored, self._encode(key, value), remaining):
+                rewritten += 1
         namespaces = getattr(self.store, "namespaces", None)
         if namespaces is not None:
             async for name in namespaces():

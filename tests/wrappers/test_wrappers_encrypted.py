@@ -185,6 +185,26 @@ async def test_reencrypt_rewrites_old_values_under_the_first_key_keeping_expirie
     assert await rotated.reencrypt() == 0
 
 
+async def test_reencrypt_keeps_a_value_another_writer_replaced_meanwhile() -> None:
+    class RacingStore(MemoryStore):
+        """Another writer replaces ``raced`` just after each read of it (between reencrypt's read and its write)."""
+
+        async def get(self, key: str, renew_for: Any = None) -> bytes | None:
+            value = await super().get(key, renew_for)
+            if key == "raced" and value is not None:
+                await EncryptedStore(self, keys=[KEY_B]).set("raced", b"the writer's value")
+            return value
+
+    inner = RacingStore()
+    old = EncryptedStore(inner, keys=[KEY_A])
+    await old.set("raced", b"old value")
+    await old.set("quiet", b"quiet value")
+    rotated = EncryptedStore(inner, keys=[KEY_B, KEY_A])
+    assert await rotated.reencrypt() == 1  # only "quiet": "raced" changed under it
+    only_new = EncryptedStore(inner, keys=[KEY_B])
+    assert await only_new.get_many(["raced", "quiet"]) == {"raced": b"the writer's value", "quiet": b"quiet value"}
+
+
 async def test_reencrypt_walks_child_namespaces_where_the_store_lists_them() -> None:
     class ListingMemoryStore(MemoryStore):
         """A memory store with the contract's ``namespaces()``, which backends do not implement yet."""
