@@ -79,6 +79,8 @@ class KVStoresConfig:
         cache_single_flight: Concurrent requests that miss the same response cache key run the handler once, across
             processes on a shared store; the others wait for its response (see :mod:`litestar_kvstores.cache`).
         cache_lock_timeout: Seconds such a request waits before it runs the handler itself.
+        environ: Where the wrappers' ``key_env`` variables are read (``os.environ`` when ``None``);
+            :meth:`from_env` sets it to the variables it read.
     """
 
     default: StoreSpec | None = None
@@ -91,6 +93,7 @@ class KVStoresConfig:
     instrument: bool = False
     cache_single_flight: bool = False
     cache_lock_timeout: float = 10.0
+    environ: Mapping[str, str] | None = field(default=None, repr=False, compare=False)
 
     def __repr__(self) -> str:
         """The config with every URL's credentials replaced by ``***``."""
@@ -152,7 +155,7 @@ class KVStoresConfig:
         for name, from_env in wrappers_from_env(variables, ENV_PREFIX).items():
             wrappers.setdefault(name, {}).update(from_env)
         settings["default"] = variables.get(ENV_PREFIX + "DEFAULT", settings["default"])
-        return cls(**settings, wrappers=wrappers)
+        return cls(**settings, wrappers=wrappers, environ=variables)
 
     @classmethod
     def from_file(
@@ -195,7 +198,9 @@ def build_registry(config: KVStoresConfig) -> StoreRegistry:
     if not isinstance(root, NamespacedStore):
         raise TypeError(f"The default store must support namespaces, {type(root).__name__} does not")
     named = {name: _open(spec, f"The store {name!r}") for name, spec in config.stores.items()}
-    root, named, factory = wrap_registry_stores(root, named, config.wrappers, instrument=config.instrument)
+    root, named, factory = wrap_registry_stores(
+        root, named, config.wrappers, instrument=config.instrument, environ=config.environ
+    )
     registry = StoreRegistry(default_factory=factory, deferred=named)
     registry.own(root)
     return registry

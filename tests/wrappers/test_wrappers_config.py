@@ -169,6 +169,17 @@ def test_encryption_from_the_environment(tmp_path: Path) -> None:
     assert KEY_A_TEXT not in repr(config)
 
 
+async def test_from_env_reads_wrapper_keys_from_the_variables_it_was_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KVSTORES_SESSIONS_ENCRYPTION_KEY", raising=False)
+    environ = {"KVSTORES_SESSIONS": "memory://", "KVSTORES_SESSIONS_ENCRYPTION_KEY": KEY_A_TEXT}
+    registry = build_registry(KVStoresConfig.from_env(environ=environ))  # not os.environ, which lacks the key
+    await registry.get("sessions").set("k", b"secret")
+    stored = registry.get("sessions")
+    assert isinstance(stored, EncryptedStore)
+    assert await stored.get("k") == b"secret"
+    assert await stored.store.get("k") not in (None, b"secret")  # encrypted underneath
+
+
 def create_instrumented_app() -> Litestar:
     """The CLI test's application: stores from the environment, every one instrumented."""
     return Litestar(plugins=[KVStoresPlugin(KVStoresConfig.from_env(cleanup_interval=None, instrument=True))])
