@@ -45,7 +45,7 @@ from ._mongo.documents import (
 )
 from ._mongo.errors import server_addresses
 from .base import TTL, KVStore
-from .urls import namespace_option, split_options
+from .urls import namespace_option, split_options, split_url
 from .validation import (
     DEFAULT_NAMESPACE,
     INT64_MAX,
@@ -159,18 +159,23 @@ class MongoStore(KVStore):
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> Self:
-        """``mongodb://host/?database=DB&collection=C&namespace=NAME`` (or ``mongodb+srv://``): an owning store.
+        """``mongodb://host/DB?collection=C&namespace=NAME`` (or ``mongodb+srv://``): an owning store.
 
-        ``database`` and ``collection`` are those of :meth:`with_client`. ``namespace=NAME`` gives
+        ``database`` and ``collection`` are those of :meth:`with_client`; the database is the URL's path (as PyMongo's
+        ``get_default_database`` reads it) or the ``database`` option. ``namespace=NAME`` gives
         ``with_namespace(NAME)`` of the default root, so the keys live under ``LITESTAR/NAME``; the store still owns
         (and :meth:`aclose` closes) the client. Every other option, in the query or as a keyword, is one of
         :class:`pymongo.AsyncMongoClient`'s; keyword ``options`` win over the query's. Nothing connects here.
 
         Raises:
-            ValueError: an option neither this store nor PyMongo knows (named), an empty or invalid namespace, or a
-                URL PyMongo rejects; the message never contains a credential.
+            ValueError: an option neither this store nor PyMongo knows (named), an empty or invalid namespace, a
+                path and a ``database`` option naming different databases, or a URL PyMongo rejects; the message
+                never contains a credential.
         """
         stripped, own, client_options = split_options(url, options, ("database", "collection", "namespace"))
+        in_path = split_url(stripped).path.strip("/")
+        if in_path and own.setdefault("database", in_path) != in_path:
+            raise ValueError(f"The URL's path names the database {in_path!r}, the option {own['database']!r}")
         name = namespace_option(own.pop("namespace", None))
         root = DEFAULT_NAMESPACE if name is None else f"{DEFAULT_NAMESPACE}/{name}"
         return cls.with_client(stripped, namespace=root, **own, **client_options)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import traceback
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -79,3 +80,31 @@ def test_address_names_every_server_and_no_credentials() -> None:
     assert f"address={store.address!r}" in repr(store)
     assert "s3cret-pa55" not in repr(store)
     assert "kv-user" not in repr(store)
+
+
+def test_the_path_names_the_database_as_in_pymongo() -> None:
+    store = MongoStore.from_url("mongodb://kv-user:s3cret-pa55@127.0.0.1:9/myapp?authSource=admin")
+    assert "database='myapp'" in repr(store)
+    assert "database='myapp'" in repr(MongoStore.from_url("mongodb://127.0.0.1:9/myapp", database="myapp"))
+    assert "database='litestar'" in repr(MongoStore.from_url("mongodb://127.0.0.1:9/"))
+
+
+@pytest.mark.parametrize("given", [{"database": "other"}, {}])
+def test_a_path_and_a_database_option_that_differ_are_refused(given: dict[str, str]) -> None:
+    query = "" if given else "?database=other"
+    with pytest.raises(ValueError, match=r"'myapp'.*'other'") as raised:
+        MongoStore.from_url(f"mongodb://kv-user:s3cret-pa55@127.0.0.1:9/myapp{query}", **given)
+    assert "s3cret-pa55" not in str(raised.value)
+
+
+async def test_a_store_from_a_url_with_a_database_path_writes_there(mongo_url: str) -> None:
+    parts = urlsplit(mongo_url)
+    query = "&".join(filter(None, [parts.query, f"namespace={unique_namespace()}"]))
+    store = store_from_url(urlunsplit(parts._replace(path=f"/{TEST_DATABASE}", query=query)))
+    assert isinstance(store, MongoStore)
+    async with store:
+        await store.set("k", b"v")
+        assert store.collection.database.name == TEST_DATABASE
+        assert await store.collection.count_documents({"_id": f"{store.namespace}:k"}) == 1
+        await store.delete_all()
+    collect_sockets_leaked_by_pymongo()
