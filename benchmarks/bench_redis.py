@@ -131,38 +131,46 @@ def subjects(kind: Kind, url: str, cluster: bool = False) -> dict[str, Any]:
     }
 
 
-async def measure(kind: Kind, ops: int, rounds: int, cluster: bool = False) -> tuple[list[Row], list[Row]]:
-    """Run every case on every subject against a new server (a new 3-node cluster) of ``kind``.
+async def compare(
+    stores: dict[str, Any], ops: int, rounds: int, only: list[str] | None = None
+) -> tuple[list[Row], list[Row]]:
+    """Run every case (or the cases named in ``only``) on every subject of ``stores``, taking turns round by round.
 
     Returns:
         One row per case of wall-clock ops/s, and one of ops per second of this process's CPU time: the client's
         own cost, which load from other processes on the machine barely disturbs.
     """
+    for store in stores.values():
+        await prepare(store)
+    subject_cases = {name: cases(store) for name, store in stores.items()}
+    wall_rows, cpu_rows = [], []
+    for case in only or list(subject_cases["ours"]):
+        wall: dict[str, list[float]] = {name: [] for name in stores}
+        cpu: dict[str, list[float]] = {name: [] for name in stores}
+        for name in stores:  # warm-up: connections, script loading
+            op, per_call = subject_cases[name][case]
+            await ops_per_second(op, max(ops // per_call // 10, 2), rounds=1, ops_per_call=per_call)
+        for _ in range(rounds):
+            for name in stores:
+                op, per_call = subject_cases[name][case]
+                calls = max(ops // per_call, 20)
+                cpu_start = time.process_time()
+                wall[name].append(await ops_per_second(op, calls, rounds=1, ops_per_call=per_call))
+                cpu[name].append(calls * per_call / (time.process_time() - cpu_start))
+        wall_rows.append(Row(case, {name: statistics.median(values) for name, values in wall.items()}))
+        cpu_rows.append(Row(case, {name: statistics.median(values) for name, values in cpu.items()}))
+    return wall_rows, cpu_rows
+
+
+async def measure(kind: Kind, ops: int, rounds: int, cluster: bool = False) -> tuple[list[Row], list[Row]]:
+    """Run every case on every subject against a new server (a new 3-node cluster) of ``kind``; see :func:`compare`."""
     server = start_cluster(kind) if cluster else start_server(kind)
     try:
         stores = subjects(kind, server.url, cluster)
-        for store in stores.values():
-            await prepare(store)
-        subject_cases = {name: cases(store) for name, store in stores.items()}
-        wall_rows, cpu_rows = [], []
-        for case in subject_cases["ours"]:
-            wall: dict[str, list[float]] = {name: [] for name in stores}
-            cpu: dict[str, list[float]] = {name: [] for name in stores}
-            for name in stores:  # warm-up: connections, script loading
-                op, per_call = subject_cases[name][case]
-                await ops_per_second(op, max(ops // per_call // 10, 2), rounds=1, ops_per_call=per_call)
-            for _ in range(rounds):
-                for name in stores:
-                    op, per_call = subject_cases[name][case]
-                    calls = max(ops // per_call, 20)
-                    cpu_start = time.process_time()
-                    wall[name].append(await ops_per_second(op, calls, rounds=1, ops_per_call=per_call))
-                    cpu[name].append(calls * per_call / (time.process_time() - cpu_start))
-            wall_rows.append(Row(case, {name: statistics.median(values) for name, values in wall.items()}))
-            cpu_rows.append(Row(case, {name: statistics.median(values) for name, values in cpu.items()}))
+        rows = await compare(stores, ops, rounds)
         for store in stores.values():
             await store.__aexit__(None, None, None)
-        return wall_rows, cpu_rows
+        return rows
     finally:
         server.stop()
 
