@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 
 from litestar.stores.memory import MemoryStore as LitestarMemoryStore
 
 from litestar_kvstores import MemoryStore
 
-from .harness import Row, format_table, ops_per_second
+from .harness import Op, Row, format_table, take_turns
 
 N = 50_000
 SMALL = b"x" * 100
@@ -50,35 +51,37 @@ class DictFloor:
 
 
 async def measure(subjects: dict[str, Any]) -> list[Row]:
-    rows = [Row(name) for name in ("set 100 B", "get hit", "get miss", "get with renew", "exists", "delete")]
-    rows += [
-        Row("set 64 KiB"),
-        Row("get 64 KiB"),
-        Row("100 concurrent gets"),
-        Row("delete_expired 10k of 20k", unit="s"),
-    ]
-    by_name = {row.operation: row for row in rows}
+    """Run every case on every subject, the subjects taking turns round by round within each case."""
     keys = [f"key-{i}" for i in range(N)]
-    for name, store in subjects.items():
-        by_name["set 100 B"].values[name] = await ops_per_second(lambda i, s=store: s.set(keys[i], SMALL), N)
-        by_name["get hit"].values[name] = await ops_per_second(lambda i, s=store: s.get(keys[i]), N)
-        by_name["get miss"].values[name] = await ops_per_second(lambda i, s=store: s.get("missing"), N)
-        await asyncio.gather(*(store.set(k, SMALL, expires_in=3600) for k in keys))
-        by_name["get with renew"].values[name] = await ops_per_second(
-            lambda i, s=store: s.get(keys[i], renew_for=3600), N
+
+    async def row(name: str, op_on: Callable[[Any], Op], ops: int = N, **options: int) -> Row:
+        """Measure ``op_on(store)`` (the operation of call number ``i`` on one store) on every subject."""
+        return Row(
+            name, await take_turns({subject: op_on(store) for subject, store in subjects.items()}, ops, **options)
         )
-        by_name["exists"].values[name] = await ops_per_second(lambda i, s=store: s.exists(keys[i]), N)
-        by_name["delete"].values[name] = await ops_per_second(lambda i, s=store: s.delete(keys[i]), N, rounds=1)
-        by_name["set 64 KiB"].values[name] = await ops_per_second(lambda i, s=store: s.set(keys[i % 100], LARGE), N)
-        by_name["get 64 KiB"].values[name] = await ops_per_second(lambda i, s=store: s.get(keys[i % 100]), N)
 
-        async def gather_gets(_: int, s: Any = store) -> None:
-            await asyncio.gather(*(s.get(keys[j]) for j in range(100)))
+    def gather_gets(store: Any) -> Op:
+        return lambda _: asyncio.gather(*(store.get(keys[j]) for j in range(100)))
 
-        by_name["100 concurrent gets"].values[name] = await ops_per_second(gather_gets, 500, ops_per_call=100)
+    rows = [
+        await row("set 100 B", lambda s: lambda i: s.set(keys[i], SMALL)),
+        await row("get hit", lambda s: lambda i: s.get(keys[i])),
+        await row("get miss", lambda s: lambda i: s.get("missing")),
+    ]
+    for store in subjects.values():
+        await asyncio.gather(*(store.set(k, SMALL, expires_in=3600) for k in keys))
+    rows += [
+        await row("get with renew", lambda s: lambda i: s.get(keys[i], renew_for=3600)),
+        await row("exists", lambda s: lambda i: s.exists(keys[i])),
+        await row("delete", lambda s: lambda i: s.delete(keys[i]), rounds=1),
+        await row("set 64 KiB", lambda s: lambda i: s.set(keys[i % 100], LARGE)),
+        await row("get 64 KiB", lambda s: lambda i: s.get(keys[i % 100])),
+        await row("100 concurrent gets", gather_gets, 500, ops_per_call=100),
+    ]
 
-        timings = []
-        for _ in range(3):
+    timings: dict[str, list[float]] = {name: [] for name in subjects}
+    for _ in range(3):
+        for name, store in subjects.items():
             await store.delete_all() if hasattr(store, "delete_all") else store.data.clear()
             for i in range(10_000):
                 await store.set(f"expired-{i}", SMALL, expires_in=0.001)
@@ -86,15 +89,21 @@ async def measure(subjects: dict[str, Any]) -> list[Row]:
             await asyncio.sleep(0.01)
             start = time.perf_counter()
             await store.delete_expired()
-            timings.append(time.perf_counter() - start)
-        by_name["delete_expired 10k of 20k"].values[name] = sorted(timings)[1]
+            timings[name].append(time.perf_counter() - start)
+    rows.append(
+        Row("delete_expired 10k of 20k", {name: sorted(t)[1] for name, t in timings.items()}, unit="s"),
+    )
     return rows
 
 
 async def main() -> None:
     subjects = {"ours": MemoryStore(), "litestar": LitestarMemoryStore(), "dict floor": DictFloor()}
     rows = await measure(subjects)
-    print(format_table("MemoryStore (ops/s, median of 5 rounds)", rows, "ours", ["litestar", "dict floor"]))
+    print(
+        format_table(
+            "MemoryStore (ops/s, median of 5 rounds, subjects taking turns)", rows, "ours", ["litestar", "dict floor"]
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ import argparse
 import asyncio
 import statistics
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import redis.asyncio
@@ -131,38 +131,46 @@ def subjects(kind: Kind, url: str, cluster: bool = False) -> dict[str, Any]:
     }
 
 
-async def measure(kind: Kind, ops: int, rounds: int, cluster: bool = False) -> tuple[list[Row], list[Row]]:
-    """Run every case on every subject against a new server (a new 3-node cluster) of ``kind``.
+async def compare(
+    stores: dict[str, Any], ops: int, rounds: int, only: list[str] | None = None
+) -> tuple[list[Row], list[Row]]:
+    """Run every case (or the cases named in ``only``) on every subject of ``stores``, taking turns round by round.
 
     Returns:
         One row per case of wall-clock ops/s, and one of ops per second of this process's CPU time: the client's
         own cost, which load from other processes on the machine barely disturbs.
     """
+    for store in stores.values():
+        await prepare(store)
+    subject_cases = {name: cases(store) for name, store in stores.items()}
+    wall_rows, cpu_rows = [], []
+    for case in only or list(subject_cases["ours"]):
+        wall: dict[str, list[float]] = {name: [] for name in stores}
+        cpu: dict[str, list[float]] = {name: [] for name in stores}
+        for name in stores:  # warm-up: connections, script loading
+            op, per_call = subject_cases[name][case]
+            await ops_per_second(op, max(ops // per_call // 10, 2), rounds=1, ops_per_call=per_call)
+        for _ in range(rounds):
+            for name in stores:
+                op, per_call = subject_cases[name][case]
+                calls = max(ops // per_call, 20)
+                cpu_start = time.process_time()
+                wall[name].append(await ops_per_second(op, calls, rounds=1, ops_per_call=per_call))
+                cpu[name].append(calls * per_call / (time.process_time() - cpu_start))
+        wall_rows.append(Row(case, {name: statistics.median(values) for name, values in wall.items()}))
+        cpu_rows.append(Row(case, {name: statistics.median(values) for name, values in cpu.items()}))
+    return wall_rows, cpu_rows
+
+
+async def measure(kind: Kind, ops: int, rounds: int, cluster: bool = False) -> tuple[list[Row], list[Row]]:
+    """Run every case on every subject against a new server (a new 3-node cluster) of ``kind``; see :func:`compare`."""
     server = start_cluster(kind) if cluster else start_server(kind)
     try:
         stores = subjects(kind, server.url, cluster)
-        for store in stores.values():
-            await prepare(store)
-        subject_cases = {name: cases(store) for name, store in stores.items()}
-        wall_rows, cpu_rows = [], []
-        for case in subject_cases["ours"]:
-            wall: dict[str, list[float]] = {name: [] for name in stores}
-            cpu: dict[str, list[float]] = {name: [] for name in stores}
-            for name in stores:  # warm-up: connections, script loading
-                op, per_call = subject_cases[name][case]
-                await ops_per_second(op, max(ops // per_call // 10, 2), rounds=1, ops_per_call=per_call)
-            for _ in range(rounds):
-                for name in stores:
-                    op, per_call = subject_cases[name][case]
-                    calls = max(ops // per_call, 20)
-                    cpu_start = time.process_time()
-                    wall[name].append(await ops_per_second(op, calls, rounds=1, ops_per_call=per_call))
-                    cpu[name].append(calls * per_call / (time.process_time() - cpu_start))
-            wall_rows.append(Row(case, {name: statistics.median(values) for name, values in wall.items()}))
-            cpu_rows.append(Row(case, {name: statistics.median(values) for name, values in cpu.items()}))
+        rows = await compare(stores, ops, rounds)
         for store in stores.values():
             await store.__aexit__(None, None, None)
-        return wall_rows, cpu_rows
+        return rows
     finally:
         server.stop()
 
@@ -175,15 +183,25 @@ async def main(ops: int = 2000, rounds: int = 7) -> None:
         ("valkey", True, "Valkey 9, 3-node cluster"),
     ]
     for kind, cluster, title in servers:
-        wall_rows, cpu_rows = await measure(kind, ops, rounds, cluster)  # type: ignore[arg-type]
-        others = ["raw"] if cluster else ["litestar", "raw"]
-        print(format_table(f"{title}: ops/s, median of {rounds} rounds", wall_rows, "ours", others))
-        print(format_table(f"{title}: ops per client CPU second, median of {rounds} rounds", cpu_rows, "ours", others))
+        rows = await measure(kind, ops, rounds, cluster)  # type: ignore[arg-type]
+        print_tables(title, rows, rounds, "ours", ["raw"] if cluster else ["litestar", "raw"])
 
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def print_tables(title: str, rows: tuple[list[Row], list[Row]], rounds: int, ours: str, others: list[str]) -> None:
+    """Print the wall-clock and the CPU-time table of :func:`compare`'s ``rows``, comparing ``ours`` with ``others``."""
+    wall_rows, cpu_rows = rows
+    print(format_table(f"{title}: ops/s, median of {rounds} rounds", wall_rows, ours, others))
+    print(format_table(f"{title}: ops per client CPU second, median of {rounds} rounds", cpu_rows, ours, others))
+
+
+def run_cli(main: Callable[[int, int], Coroutine[Any, Any, None]], description: str) -> None:
+    """Parse ``--ops`` and ``--rounds`` from the command line and run ``main(ops, rounds)``."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--ops", type=int, default=2000, help="operations per round and subject")
     parser.add_argument("--rounds", type=int, default=7, help="rounds per case and subject")
     arguments = parser.parse_args()
     asyncio.run(main(arguments.ops, arguments.rounds))
+
+
+if __name__ == "__main__":
+    run_cli(main, __doc__.splitlines()[0])

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ("Case", "Row", "delete_expired_row", "format_table", "ops_per_second")
+__all__ = ("Case", "Op", "Row", "delete_expired_row", "format_table", "ops_per_second", "take_turns")
 
 Op = Callable[[int], Awaitable[object]]
 
@@ -32,6 +32,19 @@ async def ops_per_second(op: Op, ops: int, rounds: int = 5, ops_per_call: int = 
         elapsed = time.perf_counter() - start
         results.append(ops * ops_per_call / elapsed)
     return statistics.median(results)
+
+
+async def take_turns(ops_of: Mapping[str, Op], ops: int, rounds: int = 5, ops_per_call: int = 1) -> dict[str, float]:
+    """Return the median operations per second of each subject's ``op(i)``, the subjects taking turns round by round.
+
+    Measuring one subject after another lets whatever the machine or the process did meanwhile (load from other
+    processes, memory that an earlier subject freed and a later one reuses) favour one of them; turns spread it.
+    """
+    results: dict[str, list[float]] = {name: [] for name in ops_of}
+    for _ in range(rounds):
+        for name, op in ops_of.items():
+            results[name].append(await ops_per_second(op, ops, rounds=1, ops_per_call=ops_per_call))
+    return {name: statistics.median(values) for name, values in results.items()}
 
 
 @dataclass

@@ -192,3 +192,36 @@ async def test_from_url_namespace_is_a_child_of_a_new_store() -> None:
     await store.set("a", b"1")
     await store.set("b", b"2")
     assert await store.count() == 1  # the bound of the new root applies to its namespace
+
+
+class _Key(str):
+    __slots__ = ()
+
+
+class _Value(bytes):
+    __slots__ = ()
+
+
+@pytest.mark.parametrize("bounds", [{}, {"max_entries": 10}], ids=["unbounded", "bounded"])
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [(_Key("k"), b"v"), ("k", _Value(b"v")), ("k", "v")],
+    ids=["str-subclass", "bytes-subclass", "str"],
+)
+async def test_set_stores_plain_str_keys_and_bytes_values_like_check_item(
+    bounds: dict[str, int], key: str, value: str | bytes
+) -> None:
+    # set's inline fast test must hand everything but an exact str key and bytes value to check_item
+    store = MemoryStore(**bounds)
+    await store.set(key, value)
+    keys = [k async for k in store.keys()]  # noqa: SIM118  (an async iterator)
+    assert [(type(k), k) for k in keys] == [(str, "k")]
+    stored = await store.get(_Key("k"))
+    assert (type(stored), stored) == (bytes, b"v")
+
+
+async def test_set_checks_the_key_before_the_value() -> None:
+    with pytest.raises(TypeError, match="Store keys must be str"):
+        await MemoryStore().set(1, 1)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="non-empty"):
+        await MemoryStore().set("", bytearray(b"x"))  # type: ignore[arg-type]
