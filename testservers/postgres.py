@@ -59,11 +59,13 @@ def _answers_queries(url: str) -> bool:
 
 @dataclass
 class PostgresServer:
-    """A running ``postgres`` child process on ``127.0.0.1:port``."""
+    """A ``postgres`` child process on ``127.0.0.1:port`` over the cluster in ``directory``."""
 
     port: int
     directory: Path
-    process: subprocess.Popen[bytes]
+    argv: list[str]
+    user: str | None
+    process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -77,18 +79,40 @@ class PostgresServer:
 
     def ensure_running(self) -> None:
         """Raise ``RuntimeError`` with the server's log if the process has exited."""
-        if self.process.poll() is not None:
-            raise RuntimeError(f"postgres exited with {self.process.returncode}:\n{self.log}")
+        if self.process is None or self.process.poll() is not None:
+            code = None if self.process is None else self.process.returncode
+            raise RuntimeError(f"postgres exited with {code}:\n{self.log}")
 
-    def stop(self) -> None:
-        """Stop the server (fast shutdown: open connections are closed; killed after 10 s), remove its directory."""
-        if self.process.poll() is None:
+    def start(self) -> None:
+        """Start the server over its cluster (again, after :meth:`halt`: the data is kept).
+
+        Raises:
+            RuntimeError: the server exited or did not accept connections within 30 s.
+        """
+        with (self.directory / "postgres.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                self.argv, user=self.user, cwd=self.directory, stdout=log, stderr=subprocess.STDOUT
+            )
+
+        def answers() -> bool:
+            self.ensure_running()
+            return _answers_queries(self.url)
+
+        wait_until(answers, START_TIMEOUT, f"PostgreSQL :{self.port}")
+
+    def halt(self) -> None:
+        """Stop the server (fast shutdown: open connections are closed; killed after 10 s), keeping its cluster."""
+        if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
             try:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+    def stop(self) -> None:
+        """Stop the server and remove its directory."""
+        self.halt()
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
@@ -138,13 +162,9 @@ def start_postgres_server(port: int | None = None) -> PostgresServer:
     argv = [_binary("postgres"), "-D", str(data)]
     for name, value in settings.items():
         argv += ["-c", f"{name}={value}"]
-    with (directory / "postgres.log").open("wb") as log:
-        process = subprocess.Popen(argv, user=user, cwd=directory, stdout=log, stderr=subprocess.STDOUT)
-    server = PostgresServer(port, directory, process)
+    server = PostgresServer(port, directory, argv, user)
     try:
-        wait_until(
-            lambda: server.ensure_running() or _answers_queries(server.url), START_TIMEOUT, f"PostgreSQL :{port}"
-        )
+        server.start()
     except BaseException:
         server.stop()
         raise
@@ -169,6 +189,7 @@ if __name__ == "__main__":
     running = start_postgres_server()
     print(running.url, flush=True)
     try:
+        assert running.process is not None
         running.process.wait()
     except KeyboardInterrupt:
         running.stop()
