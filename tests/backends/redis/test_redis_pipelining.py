@@ -324,6 +324,18 @@ async def _run(port: int, *command: object) -> object:
         return await client.execute_command(*command)
 
 
+async def _start_migration(store: RedisLikeStore, ports: list[int], key: str) -> tuple[int, int, int, dict[int, str]]:
+    """Start moving the slot of ``key`` from its owner to another node; return the slot, the source's and the
+    target's ports and the node ids by port."""
+    slot = store._conn.client.keyslot(f"{store.namespace}:{key}")
+    source = await _owner(ports, slot)
+    target = next(port for port in ports if port != source)
+    ids = await _node_ids(ports)
+    await _run(target, "CLUSTER", "SETSLOT", slot, "IMPORTING", ids[source])
+    await _run(source, "CLUSTER", "SETSLOT", slot, "MIGRATING", ids[target])
+    return slot, source, target, ids
+
+
 async def test_moved_and_ask_during_a_slot_migration(migrating_cluster: tuple[Kind, list[int]]) -> None:
     kind, ports = migrating_cluster
     store = STORE_CLASSES[kind].with_cluster(f"redis://127.0.0.1:{ports[0]}", namespace=unique_namespace())
@@ -333,12 +345,7 @@ async def test_moved_and_ask_during_a_slot_migration(migrating_cluster: tuple[Ki
         keys = [f"{{tag}}{key}" for key in moving]
         await store.set_many({key: key for key in keys}, expires_in=300)
         await store.set_many({f"other{i}": f"o{i}" for i in range(40)})
-        slot = store._conn.client.keyslot(f"{store.namespace}:{keys[0]}")
-        source = await _owner(ports, slot)
-        target = next(port for port in ports if port != source)
-        ids = await _node_ids(ports)
-        await _run(target, "CLUSTER", "SETSLOT", slot, "IMPORTING", ids[source])
-        await _run(source, "CLUSTER", "SETSLOT", slot, "MIGRATING", ids[target])
+        slot, source, target, ids = await _start_migration(store, ports, keys[0])
         names = [f"{store.namespace}:{key}" for key in keys[:20]]  # half the slot moves now: those keys get ASK
         await _run(source, "MIGRATE", "127.0.0.1", target, "", 0, 5000, "KEYS", *names)
 
@@ -463,12 +470,7 @@ async def test_lone_commands_follow_ask_and_moved(migrating_cluster: tuple[Kind,
     async with store:
         keys = [f"{{tag}}k{i}" for i in range(10)]
         await store.set_many({key: key for key in keys}, expires_in=300)
-        slot = store._conn.client.keyslot(f"{store.namespace}:{keys[0]}")
-        source = await _owner(ports, slot)
-        target = next(port for port in ports if port != source)
-        ids = await _node_ids(ports)
-        await _run(target, "CLUSTER", "SETSLOT", slot, "IMPORTING", ids[source])
-        await _run(source, "CLUSTER", "SETSLOT", slot, "MIGRATING", ids[target])
+        slot, source, target, ids = await _start_migration(store, ports, keys[0])
         await _run(source, "MIGRATE", "127.0.0.1", target, "", 0, 5000, "KEYS", f"{store.namespace}:{keys[0]}")
         assert [await store.get(key) for key in keys] == [key.encode() for key in keys]  # keys[0] answers ASK
         assert await store.get(keys[0], renew_for=600) == keys[0].encode()
