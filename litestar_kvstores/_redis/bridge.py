@@ -66,8 +66,8 @@ class ClientBridge:
         timeout_error: A server that did not answer in time (a subset of ``unavailable_errors``).
         redirect_errors: The replies of a cluster node that does not serve a key's slot (``MOVED``, ``ASK``,
             ``TRYAGAIN``): the command was not run, and the cluster client can run it on the right node.
-        cluster_command_class: The library's queued cluster pipeline command (``args`` in, ``result`` out), what a
-            cluster node's ``execute_pipeline`` takes.
+        release_node_connection: Puts a connection taken with a cluster node's ``acquire_connection`` back into
+            that node's pool (``release_node_connection(node, connection)``).
         pool_arguments: The positional arguments of the connection pool's ``get_connection``.
         retry_options: Returns the retry options of the connections of clients made by ``with_client``.
     """
@@ -88,7 +88,7 @@ class ClientBridge:
     connection_error: type[Exception]
     timeout_error: type[Exception]
     redirect_errors: tuple[type[Exception], ...]
-    cluster_command_class: type[Any]
+    release_node_connection: Callable[[Any, Any], None]
     pool_arguments: tuple[str, ...]
     retry_options: Callable[[], dict[str, Any]]
 
@@ -148,7 +148,8 @@ class ClientBridge:
             connection_error=connection_error,
             timeout_error=exceptions.TimeoutError,
             redirect_errors=(exceptions.AskError, exceptions.TryAgainError),  # MovedError is an AskError
-            cluster_command_class=asyncio_api.cluster.PipelineCommand,
+            # valkey-py's nodes have no release(): their own commands put the connection back on the free queue
+            release_node_connection=getattr(asyncio_api.cluster.ClusterNode, "release", _put_back),
             pool_arguments=pool_arguments,
             retry_options=retry_options,
         )
@@ -167,6 +168,11 @@ class ClientBridge:
     def cluster_options(self) -> frozenset[str]:
         """Every option of the cluster client."""
         return _init_parameters(self.cluster_class)
+
+
+def _put_back(node: Any, connection: Any) -> None:
+    """Put ``connection`` back on the free queue of the cluster ``node`` it was taken from."""
+    node._free.append(connection)
 
 
 def _init_parameters(*classes: type[Any]) -> frozenset[str]:

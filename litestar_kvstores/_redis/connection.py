@@ -14,6 +14,9 @@ from .scripts import Script
 
 __all__ = ("SCAN_COUNT", "Connection")
 
+_Queued = tuple[tuple[Any, ...], "asyncio.Future[Any]"]
+"""A queued command and the future of its caller."""
+
 SCAN_COUNT = 5000
 """The ``COUNT`` hint of every ``SCAN`` call: each call blocks the server for a short, bounded time."""
 
@@ -119,8 +122,8 @@ class Connection:
     async def execute(self, *command: Any) -> Any:
         """Run one command on one key (``command[1]``, ``command[3]`` for ``EVALSHA``) and return its reply.
 
-        Replies are the server's (``SET`` answers ``b"OK"`` on a single server, ``True`` from a cluster client);
-        an error reply raises the library's exception.
+        Replies are the server's (``SET`` answers ``b"OK"``; ``True`` when a cluster client ran a redirected
+        ``SET``); an error reply raises the library's exception.
 
         Raises:
             StoreError: the store was closed.
@@ -132,15 +135,42 @@ class Connection:
         self._in_flight += 1
         try:
             if self.is_cluster:
-                return await self._cluster_command(command)
-            replies: list[Any] = []
-            await self._exchange([command], replies)
-            reply = replies[0]
+                reply = await self._cluster_alone(command)
+            else:
+                replies: list[Any] = []
+                await self._exchange([command], replies)
+                reply = replies[0]
             if isinstance(reply, Exception):
                 raise reply
             return reply
         finally:
             self._in_flight -= 1
+
+    async def _cluster_alone(self, command: tuple[Any, ...]) -> Any:
+        """Return the reply to ``command``, sent alone to its key's node on that node's own connection.
+
+        What that node cannot answer (a slot the client's map lacks, a redirection, a broken connection) runs again
+        through the cluster client, which follows redirections, retries and refreshes its map (after a failover);
+        a timeout is not retried (the command may have run), so a silent node is reported after one timeout.
+        """
+        replies: list[Any] = []
+        try:
+            await self._exchange([command], replies, self._node_of(command))
+        except self.bridge.timeout_error:
+            raise
+        except Exception:
+            return await self._cluster_command(command)
+        if isinstance(replies[0], self.bridge.redirect_errors):
+            return await self._cluster_command(command)
+        return replies[0]
+
+    def _node_of(self, command: tuple[Any, ...]) -> Any:
+        """Return the cluster node that serves the key of ``command`` in the client's map of slots.
+
+        Raises:
+            The library's error for a slot no node serves.
+        """
+        return self.client.get_node_from_key(command[3] if command[0] == "EVALSHA" else command[1])
 
     async def _enqueue(self, command: tuple[Any, ...]) -> Any:
         """Queue ``command`` for this turn's pipeline, starting the pipeline if it is the turn's first."""
@@ -155,31 +185,74 @@ class Connection:
         return await future
 
     async def _flush(self) -> None:
-        """Write this turn's queued commands as one pipeline and hand each caller its reply or error."""
+        """Write this turn's queued commands as one pipeline (one per node of a cluster, by each key's hash slot)
+        and hand each caller its reply or error.
+
+        A command that a cluster node redirects (``MOVED``/``ASK``/``TRYAGAIN``) runs again alone through the
+        cluster client, which follows redirections; one at a time, so that the first refreshes the client's map of
+        slots for the others.
+        """
         queued, self._queue = self._queue or [], None
         batch = [(command, future) for command, future in queued if not future.done()]  # drops cancelled callers
         if not batch:
             return
         self._in_flight += 1
         try:
-            if self.is_cluster:
-                await self._flush_cluster(batch)
-            else:
-                replies: list[Any] = []
+            if not self.is_cluster:
+                await self._pipeline(batch)
+                return
+            per_node: dict[str, tuple[Any, list[_Queued]]] = {}
+            for command, future in batch:
                 try:
-                    await self._exchange([command for command, _ in batch], replies)
-                except Exception as exc:  # the connection failed: the commands without a reply fail with it
-                    replies += [exc] * (len(batch) - len(replies))
-                _deliver([future for _, future in batch], replies)
+                    node = self._node_of(command)
+                except Exception as exc:  # a slot no node serves
+                    future.set_exception(exc)
+                    continue
+                per_node.setdefault(node.name, (node, []))[1].append((command, future))
+            pipelines = [self._pipeline(commands, node) for node, commands in per_node.values()]
+            # one node: no task for gather to make (100 concurrent commands on a 3-node cluster rarely hit one node)
+            redirected = [await pipelines[0]] if len(pipelines) == 1 else await asyncio.gather(*pipelines)
+            for command, future in (queued for commands in redirected for queued in commands):
+                if not future.done():
+                    try:
+                        future.set_result(await self._cluster_command(command))
+                    except Exception as exc:  # handed to its caller
+                        if not future.done():
+                            future.set_exception(exc)
         finally:
             self._in_flight -= 1
             for _, future in batch:  # only when this task itself was cancelled (the loop or the store closing)
                 if not future.done():
                     future.set_exception(StoreUnavailableError(f"The pipeline to {self.address} was interrupted"))
 
-    async def _exchange(self, commands: list[tuple[Any, ...]], replies: list[Any]) -> None:
-        """Write ``commands`` on one pooled connection of a single server and append each reply, or the error reply
-        as an exception, to ``replies``.
+    async def _pipeline(self, batch: list[_Queued], node: Any = None) -> list[_Queued]:
+        """Write the commands of ``batch`` as one pipeline (to ``node`` of a cluster) and hand each caller its reply
+        or error; return the commands the node redirected instead, whose callers still wait.
+
+        A broken connection fails the commands it had not answered (:meth:`_exchange`), never the others.
+        """
+        replies: list[Any] = []
+        try:
+            await self._exchange([command for command, _ in batch], replies, node)
+        except Exception as exc:  # the connection failed: the commands without a reply fail with it
+            replies += [self._cluster_error(exc)] * (len(batch) - len(replies))
+        redirect = self.bridge.redirect_errors
+        redirected = []
+        for queued, reply in zip(batch, replies, strict=True):
+            future = queued[1]
+            if future.done():  # the caller was cancelled
+                continue
+            if isinstance(reply, redirect):
+                redirected.append(queued)
+            elif isinstance(reply, BaseException):
+                future.set_exception(reply)
+            else:
+                future.set_result(reply)
+        return redirected
+
+    async def _exchange(self, commands: list[tuple[Any, ...]], replies: list[Any], node: Any = None) -> None:
+        """Write ``commands`` on one pooled connection of a single server (or of ``node`` of a cluster) and append
+        each reply, or the error reply as an exception, to ``replies``.
 
         A connection that breaks before any reply was read (e.g. a pooled connection to a server that restarted)
         is replaced and the commands sent again, once, as the library retries a broken connection.
@@ -188,20 +261,31 @@ class Connection:
             The library's connection or timeout error; ``replies`` then holds the replies read before.
         """
         bridge = self.bridge
-        pool = self.client.connection_pool
+        pool = self.client.connection_pool if node is None else None
         for attempt in (1, 2):
-            connection = await pool.get_connection(*bridge.pool_arguments)
+            if pool is not None:
+                connection = await pool.get_connection(*bridge.pool_arguments)
+            else:
+                connection = node.acquire_connection()
             try:
-                await self._converse(connection, commands, replies)
+                if pool is None and not connection.is_connected:  # a node hands out connections not yet opened
+                    await connection.connect()
+                await self._converse(connection, commands, replies, self.address if pool else node.name)
                 return
             except bridge.connection_error:
                 if replies or attempt == 2:
                     raise
             finally:
-                await pool.release(connection)
+                if pool is not None:
+                    await pool.release(connection)
+                else:
+                    bridge.release_node_connection(node, connection)
 
-    async def _converse(self, connection: Any, commands: list[tuple[Any, ...]], replies: list[Any]) -> None:
-        """Write ``commands`` on ``connection`` and read their replies, all within the connection's socket timeout.
+    async def _converse(
+        self, connection: Any, commands: list[tuple[Any, ...]], replies: list[Any], address: str
+    ) -> None:
+        """Write ``commands`` on ``connection`` (to the server at ``address``) and read their replies, all within
+        the connection's socket timeout.
 
         The connection's own ``send_packed_command`` / ``read_response`` arm a timer per call and raise error
         replies; talking to its writer and reply parser directly costs a third less per pipelined command, and the
@@ -223,59 +307,21 @@ class Connection:
         except BaseException as exc:
             await connection.disconnect(nowait=True)
             if isinstance(exc, TimeoutError):  # before OSError, of which it is a subclass
-                raise bridge.timeout_error(f"Timeout talking to {self.address}") from None
+                raise bridge.timeout_error(f"Timeout talking to {address}") from None
             if isinstance(exc, OSError):
-                raise bridge.connection_error(f"Error talking to {self.address}: {exc}") from None
+                raise bridge.connection_error(f"Error talking to {address}: {exc}") from None
             raise
-
-    async def _flush_cluster(self, batch: list[tuple[tuple[Any, ...], asyncio.Future[Any]]]) -> None:
-        """Write ``batch`` as one pipeline per node (by each key's hash slot); a command that a node redirects
-        (``MOVED``/``ASK``/``TRYAGAIN``) runs again alone through the cluster client, which follows redirections."""
-        client = self.client
-        make_command = self.bridge.cluster_command_class
-        per_node: dict[str, tuple[Any, list[Any], list[asyncio.Future[Any]]]] = {}
-        for position, (command, future) in enumerate(batch):
-            try:
-                node = client.get_node_from_key(command[3] if command[0] == "EVALSHA" else command[1])
-            except Exception as exc:  # a slot no node serves
-                future.set_exception(exc)
-                continue
-            _, commands, futures = per_node.setdefault(node.name, (node, [], []))
-            commands.append(make_command(position, *command))
-            futures.append(future)
-        groups = list(per_node.values())
-        pipelines = (node.execute_pipeline(commands) for node, commands, _ in groups)
-        failures = await asyncio.gather(*pipelines, return_exceptions=True)
-        redirected = [
-            queued
-            for (_, commands, _), failure in zip(groups, failures, strict=True)
-            if failure is True
-            for queued in commands
-            if isinstance(queued.result, self.bridge.redirect_errors)
-        ]
-        for queued in redirected:  # one at a time: the first refreshes the client's slot map for the others
-            await self._run_redirected(queued)
-        for (_, commands, futures), failure in zip(groups, failures, strict=True):
-            if isinstance(failure, BaseException):  # the connection failed before any reply
-                _deliver(futures, [self._cluster_error(failure)] * len(futures))
-            else:
-                _deliver(futures, [self._cluster_error(queued.result) for queued in commands])
 
     def _cluster_error(self, reply: Any) -> Any:
         """Return ``reply``, or for an exception that is not the library's, the library's connection error.
 
-        A cluster client that refreshes its slot map closes the connections of every node, also those in use by
-        concurrent commands, which then fail with whatever the closed connection raises (e.g. ``AttributeError``).
+        On a single server that does not happen; a cluster client that refreshes its slot map closes the
+        connections of every node, also those in use by concurrent commands, which then fail with whatever the
+        closed connection raises (e.g. ``AttributeError``).
         """
         if isinstance(reply, BaseException) and not isinstance(reply, self.bridge.errors):
             return self.bridge.connection_error(f"The cluster connection closed under the command: {reply!r}")
         return reply
-
-    async def _run_redirected(self, queued: Any) -> None:
-        try:
-            queued.result = await self._cluster_command(queued.args)
-        except Exception as exc:  # handed to its caller
-            queued.result = exc
 
     async def _cluster_command(self, command: tuple[Any, ...]) -> Any:
         """Run ``command`` alone through the cluster client, which follows redirections and refreshes its map."""
@@ -329,21 +375,10 @@ class Connection:
         for task in list(self._tasks):
             task.cancel()  # a pipeline cancelled in flight fails its own callers
         queued, self._queue = self._queue or [], None  # a pipeline cancelled before it started fails them here
-        _deliver(
-            [future for _, future in queued], [StoreError(f"The {self.bridge.product} store was closed")] * len(queued)
-        )
+        for _, future in queued:
+            if not future.done():
+                future.set_exception(StoreError(f"The {self.bridge.product} store was closed"))
         if self.is_cluster:
             await self.client.aclose()
         else:
             await self.client.aclose(close_connection_pool=True)
-
-
-def _deliver(futures: list[asyncio.Future[Any]], replies: list[Any]) -> None:
-    """Hand each waiting caller its reply, or its error (a reply that is an exception)."""
-    for future, reply in zip(futures, replies, strict=True):
-        if future.done():  # the caller was cancelled
-            continue
-        if isinstance(reply, BaseException):
-            future.set_exception(reply)
-        else:
-            future.set_result(reply)

@@ -20,7 +20,7 @@ def raw_client(url: str) -> redis.asyncio.Redis:
     return redis.asyncio.Redis.from_url(url)
 
 
-class _CountingWriter:
+class CountingWriter:
     """A connection's stream writer that counts the writes of whole commands or pipelines (one per round trip)."""
 
     def __init__(self, writer: Any, owner: type) -> None:
@@ -44,7 +44,7 @@ class _RedisCountingConnection(redis.asyncio.Connection):
 
     async def _connect(self) -> None:
         await super()._connect()
-        self._writer = _CountingWriter(self._writer, type(self))  # type: ignore[assignment]
+        self._writer = CountingWriter(self._writer, type(self))  # type: ignore[assignment]
 
 
 class _ValkeyCountingConnection(valkey.asyncio.Connection):
@@ -52,7 +52,7 @@ class _ValkeyCountingConnection(valkey.asyncio.Connection):
 
     async def _connect(self) -> None:
         await super()._connect()
-        self._writer = _CountingWriter(self._writer, type(self))  # type: ignore[assignment]
+        self._writer = CountingWriter(self._writer, type(self))  # type: ignore[assignment]
 
 
 def library_client(kind: Kind, url: str) -> Any:

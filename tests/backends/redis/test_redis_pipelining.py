@@ -12,13 +12,14 @@ import contextlib
 import os
 import signal
 from collections.abc import Awaitable, Iterator
+from typing import Any
 
 import pytest
 
 from litestar_kvstores import StoreError, StoreUnavailableError
 from litestar_kvstores._redis.store import RedisLikeStore
 from litestar_kvstores.redis import RedisStore
-from tests.support.redis import SINGLE_KINDS, counting_store, raw_client
+from tests.support.redis import SINGLE_KINDS, CountingWriter, counting_store, raw_client
 from tests.support.stores import STORE_CLASSES, unique_namespace
 from testservers.redis import Kind, start_cluster, start_server
 
@@ -323,6 +324,18 @@ async def _run(port: int, *command: object) -> object:
         return await client.execute_command(*command)
 
 
+async def _start_migration(store: RedisLikeStore, ports: list[int], key: str) -> tuple[int, int, int, dict[int, str]]:
+    """Start moving the slot of ``key`` from its owner to another node; return the slot, the source's and the
+    target's ports and the node ids by port."""
+    slot = store._conn.client.keyslot(f"{store.namespace}:{key}")
+    source = await _owner(ports, slot)
+    target = next(port for port in ports if port != source)
+    ids = await _node_ids(ports)
+    await _run(target, "CLUSTER", "SETSLOT", slot, "IMPORTING", ids[source])
+    await _run(source, "CLUSTER", "SETSLOT", slot, "MIGRATING", ids[target])
+    return slot, source, target, ids
+
+
 async def test_moved_and_ask_during_a_slot_migration(migrating_cluster: tuple[Kind, list[int]]) -> None:
     kind, ports = migrating_cluster
     store = STORE_CLASSES[kind].with_cluster(f"redis://127.0.0.1:{ports[0]}", namespace=unique_namespace())
@@ -332,12 +345,7 @@ async def test_moved_and_ask_during_a_slot_migration(migrating_cluster: tuple[Ki
         keys = [f"{{tag}}{key}" for key in moving]
         await store.set_many({key: key for key in keys}, expires_in=300)
         await store.set_many({f"other{i}": f"o{i}" for i in range(40)})
-        slot = store._conn.client.keyslot(f"{store.namespace}:{keys[0]}")
-        source = await _owner(ports, slot)
-        target = next(port for port in ports if port != source)
-        ids = await _node_ids(ports)
-        await _run(target, "CLUSTER", "SETSLOT", slot, "IMPORTING", ids[source])
-        await _run(source, "CLUSTER", "SETSLOT", slot, "MIGRATING", ids[target])
+        slot, source, target, ids = await _start_migration(store, ports, keys[0])
         names = [f"{store.namespace}:{key}" for key in keys[:20]]  # half the slot moves now: those keys get ASK
         await _run(source, "MIGRATE", "127.0.0.1", target, "", 0, 5000, "KEYS", *names)
 
@@ -373,3 +381,104 @@ async def test_moved_and_ask_during_a_slot_migration(migrating_cluster: tuple[Ki
         check(results, settled=True)
         assert 590 <= (await store.expires_in(keys[3]) or 0) <= 600
         assert await _owner(ports, slot) == target
+
+
+# --- cluster: one pipeline per node, on that node's own connections -----------------------------------------------
+
+
+@pytest.fixture(params=SINGLE_KINDS)
+def cluster_kind(request: pytest.FixtureRequest) -> Kind:
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def cluster_url(cluster_kind: Kind, request: pytest.FixtureRequest) -> str:
+    """The URL of the session's cluster of ``cluster_kind``."""
+    return str(request.getfixturevalue(f"{cluster_kind}_cluster_url"))
+
+
+def _node_connections(store: RedisLikeStore) -> list[Any]:
+    """The open connections of every node of ``store``'s cluster client."""
+    nodes = store._conn.client.get_nodes()
+    return [connection for node in nodes for connection in node._connections if connection.is_connected]
+
+
+async def test_concurrent_cluster_commands_go_as_one_pipeline_per_node(cluster_kind: Kind, cluster_url: str) -> None:
+    store = STORE_CLASSES[cluster_kind].with_cluster(cluster_url, namespace=unique_namespace())
+    async with store:
+        await store.set_many({f"k{i}": f"v{i}" for i in range(N)})
+        await asyncio.gather(*(store.exists(f"k{i}") for i in range(N)))  # opens the connections
+        counter = type("Counter", (), {"sends": 0})
+        for connection in _node_connections(store):
+            connection._writer = CountingWriter(connection._writer, counter)
+        values = await asyncio.gather(*(store.get(f"k{i}") for i in range(N)))
+        assert values == [f"v{i}".encode() for i in range(N)]
+        # the first command goes alone; the other 99 follow as one pipeline to each of the 3 nodes
+        assert counter.sends == 1 + 3  # type: ignore[attr-defined]
+        for _ in range(3):  # a lone command is one write
+            assert await store.get("k1") == b"v1"
+        assert counter.sends == 1 + 3 + 3  # type: ignore[attr-defined]
+        await store.delete_all()
+
+
+async def test_cluster_connections_killed_by_the_server_are_replaced(cluster_kind: Kind, cluster_url: str) -> None:
+    store = STORE_CLASSES[cluster_kind].with_cluster(cluster_url, namespace=unique_namespace())
+    async with store:
+        values = {f"k{i}": f"v{i}".encode() for i in range(N)}
+        await store.set_many(values)
+        for rounds in range(2):  # pipelines, then lone commands, each on connections the nodes have closed
+            await asyncio.gather(*(store.get(key) for key in values))  # opens the connections
+            for connection in _node_connections(store):
+                host, port = connection._writer.get_extra_info("sockname")[:2]
+                await _run(connection.port, "CLIENT", "KILL", "ADDR", f"{host}:{port}")
+            if rounds == 0:
+                assert await asyncio.gather(*(store.get(key) for key in values)) == list(values.values())
+            else:
+                assert [await store.get(key) for key in values] == list(values.values())
+        await store.delete_all()
+
+
+async def test_a_cluster_node_killed_under_its_pipeline_fails_only_its_commands(cluster_kind: Kind) -> None:
+    cluster = start_cluster(cluster_kind, require_full_coverage=False)  # the other nodes keep serving their slots
+    try:
+        store = STORE_CLASSES[cluster_kind].with_cluster(cluster.url, namespace=unique_namespace())
+        async with store:
+            values = {f"k{i}": f"v{i}".encode() for i in range(N)}
+            await store.set_many(values)
+            client = store._conn.client
+            killed = cluster.nodes[2]
+            on_killed = [key for key in values if client.get_node_from_key(store._prefix + key).port == killed.port]
+            elsewhere = [key for key in values if key not in on_killed]
+            assert on_killed
+            await asyncio.gather(*(store.get(key) for key in values))  # opens the connections
+            os.kill(killed.process.process.pid, signal.SIGSTOP)  # its pipeline is written and waits for replies
+            keys = elsewhere + on_killed  # the lone first command goes to a node that answers
+            pending = asyncio.ensure_future(asyncio.gather(*(store.get(key) for key in keys), return_exceptions=True))
+            await asyncio.sleep(0.3)
+            os.kill(killed.process.process.pid, signal.SIGKILL)
+            results = dict(zip(keys, await pending, strict=True))
+            assert [results[key] for key in elsewhere] == [values[key] for key in elsewhere]
+            assert all(isinstance(results[key], StoreUnavailableError) for key in on_killed)
+            assert await asyncio.gather(*(store.get(key) for key in elsewhere)) == [values[key] for key in elsewhere]
+    finally:
+        cluster.stop()
+
+
+async def test_lone_commands_follow_ask_and_moved(migrating_cluster: tuple[Kind, list[int]]) -> None:
+    kind, ports = migrating_cluster
+    store = STORE_CLASSES[kind].with_cluster(f"redis://127.0.0.1:{ports[0]}", namespace=unique_namespace())
+    async with store:
+        keys = [f"{{tag}}k{i}" for i in range(10)]
+        await store.set_many({key: key for key in keys}, expires_in=300)
+        slot, source, target, ids = await _start_migration(store, ports, keys[0])
+        await _run(source, "MIGRATE", "127.0.0.1", target, "", 0, 5000, "KEYS", f"{store.namespace}:{keys[0]}")
+        assert [await store.get(key) for key in keys] == [key.encode() for key in keys]  # keys[0] answers ASK
+        assert await store.get(keys[0], renew_for=600) == keys[0].encode()
+        remaining = [f"{store.namespace}:{key}" for key in keys[1:]]
+        await _run(source, "MIGRATE", "127.0.0.1", target, "", 0, 5000, "KEYS", *remaining)
+        for port in ports:  # the client's map is stale: the source answers MOVED
+            await _run(port, "CLUSTER", "SETSLOT", slot, "NODE", ids[target])
+        assert [await store.get(key, renew_for=600) for key in keys] == [key.encode() for key in keys]
+        assert [await store.incr(f"{{tag}}n{i}") for i in range(3)] == [1, 1, 1]
+        assert store._conn.client.get_node_from_key(f"{store.namespace}:{keys[0]}").port == target  # map refreshed
+        assert 590 <= (await store.expires_in(keys[5]) or 0) <= 600
