@@ -16,7 +16,7 @@ from testservers.process import ServerProcess, free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 LIMIT = 10
-MAX_ROUNDS = 10
+MAX_ROUNDS = 30
 """Rounds of 50 requests until both workers have answered within one round (each round must be exact)."""
 
 
