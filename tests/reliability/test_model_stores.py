@@ -583,34 +583,23 @@ def everywhere(rule_name: str, **arguments: Any) -> list[Step]:
     return [step(rule_name, path=path, **arguments) for path in PATHS]
 
 
+def renewed(t: Timing, ttl: float | None, renew: TTL) -> list[Step]:
+    """Set ``k`` with ``ttl``, read it renewing for ``renew``, wait past ``t.short`` and read it again."""
+    reads = [step("get"), step("expires_in")]
+    return [step("set", ttl=ttl), step("get", renew=renew), step("advance", seconds=t.past), *reads]
+
+
 REGRESSIONS: dict[str, Callable[[Timing], list[Step]]] = {
     # renewal
-    "renew_for_outlives_the_old_expiry": lambda t: [
-        step("set", ttl=t.short),
-        step("get", renew=t.long),
-        step("advance", seconds=t.past),
-        step("get"),
-        step("expires_in"),
-    ],
+    "renew_for_outlives_the_old_expiry": lambda t: renewed(t, t.short, t.long),
     "renewed_counter_gets_the_new_expiry": lambda t: [  # the shrink of a memory store without renewal
         step("incr", amount=1, ttl=t.short),
         step("get", renew=t.long),
         step("expires_in"),
     ],
-    "renew_for_a_day_as_timedelta": lambda t: [  # Litestar's Redis store sends EXPIRE .seconds, 0 for a day
-        step("set", ttl=t.short),
-        step("get", renew=timedelta(days=1)),
-        step("advance", seconds=t.past),
-        step("expires_in"),
-        step("get"),
-    ],
-    "renewal_leaves_a_key_without_expiry_without": lambda t: [
-        step("set", ttl=None),
-        step("get", renew=t.short),
-        step("advance", seconds=t.past),
-        step("get"),
-        step("expires_in"),
-    ],
+    # Litestar's Redis store sends EXPIRE with timedelta.seconds: 0 for a day, which deletes the key
+    "renew_for_a_day_as_timedelta": lambda t: renewed(t, t.short, timedelta(days=1)),
+    "renewal_leaves_a_key_without_expiry_without": lambda t: renewed(t, None, t.short),
     "renewal_does_not_revive_an_expired_key": lambda t: [
         step("set", ttl=t.short),
         step("advance", seconds=t.past),
