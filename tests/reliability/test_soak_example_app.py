@@ -92,6 +92,9 @@ def start_example_app(url: str, log: Path, monkeypatch: pytest.MonkeyPatch) -> E
     monkeypatch.setenv("EXAMPLE_APP_SECRET", "soak-secret-" + "x" * 20)
     argv = [sys.executable, "-m", "uvicorn", "--factory", "example_app.app:create_app"]
     argv += ["--workers", "2", "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"]
+    # on a loaded machine a 5 s idle connection or an unanswered 5 s health check is no fault of the stores: uvicorn's
+    # defaults would close the connection as the next request arrives, or kill and replace the worker
+    argv += ["--timeout-keep-alive", "60", "--timeout-worker-healthcheck", "60"]
     app = ExampleApp(f"http://127.0.0.1:{port}", url, ServerProcess(argv, log, cwd=ROOT))
     try:
         with httpx.Client(base_url=app.base, timeout=2) as probe:
@@ -186,6 +189,11 @@ async def operator(base: str, deadline: float, soak: Soak) -> None:
             await asyncio.sleep(0.2)
 
 
+def server_log(app: ExampleApp) -> str:
+    """The last lines uvicorn and the app logged."""
+    return "\n".join(app.server.log_path.read_text(errors="replace").splitlines()[-40:])
+
+
 async def run_soak(app: ExampleApp, *, drive_bys: int = 0) -> Soak:
     """Load ``app`` for the profile's ``soak_seconds``, print the figures and check what holds on every backend."""
     pid = app.server.process.pid
@@ -198,7 +206,10 @@ async def run_soak(app: ExampleApp, *, drive_bys: int = 0) -> Soak:
     tasks = [visitor(app.base, n, deadline, soak) for n in range(VISITORS)]
     if drive_bys:
         tasks += [drive_by(app.base, deadline, soak) for _ in range(drive_bys)] + [operator(app.base, deadline, soak)]
-    await asyncio.gather(*tasks)
+    try:
+        await asyncio.gather(*tasks)
+    except httpx.HTTPError as error:
+        raise AssertionError(f"a request failed: {error!r}; the app's log:\n{server_log(app)}") from error
     elapsed = time.monotonic() - started
     after = rss_of_workers(pid)
     total = sum(soak.statuses.values())
@@ -213,7 +224,7 @@ async def run_soak(app: ExampleApp, *, drive_bys: int = 0) -> Soak:
     assert soak.statuses[200] > 0
     assert soak.statuses[429] > 0  # the rate limit held
     assert len(before) == 2
-    assert set(after) == set(before), "a worker was replaced (crashed) during the soak"
+    assert set(after) == set(before), f"a worker was replaced (crashed) during the soak:\n{server_log(app)}"
     assert max(soak.rss_growth) < RSS_GROWTH_BOUND
     return soak
 
