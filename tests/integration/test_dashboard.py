@@ -19,7 +19,7 @@ from litestar.testing import AsyncTestClient
 from litestar_kvstores import KVStoresConfig, KVStoresPlugin, MemoryStore
 from litestar_kvstores.dashboard import StoreDashboard, StoreDashboardConfig
 from litestar_kvstores.dashboard._plugin import _registry
-from tests.support.dashboard import CountingMemoryStore
+from tests.support.dashboard import CountingMemoryStore, rows
 from tests.support.plugin import in_app
 
 OPERATOR = {"x-operator": "yes"}
@@ -50,18 +50,6 @@ def operator_client(app: Litestar) -> AsyncTestClient[Litestar]:
     client = AsyncTestClient(app)
     client.headers.update(OPERATOR)
     return client
-
-
-def rows(page: str) -> dict[str, list[str]]:
-    """Each table row's cells (text only), by store name."""
-    found = {}
-    for name, body in re.findall(r'<tr data-store="([^"]+)">(.*?)</tr>', page, re.S):
-        cells = [
-            html.unescape(re.sub(r"<[^>]+>", "", cell)).strip()
-            for cell in re.findall(r"<td[^>]*>(.*?)</td>", body, re.S)
-        ]
-        found[html.unescape(name)] = cells
-    return found
 
 
 def hidden(page: str, field: str) -> str:

@@ -15,12 +15,19 @@ expiries are short (50-500 ms) or long (10 minutes).
 The Hypothesis state machine runs in a worker thread; every store call is sent to the test's event loop, where the
 fixture's store (and its connection) lives.
 
-``KVSTORES_TEST_PROFILE=long`` runs many more and longer sequences (see ``tests/reliability_support.py``).
+Targeted rules pick an entry the model knows to be alive and expiring (renew it and outlive its old expiry; let it
+expire, then ``get``/``exists``/``incr``/``add``/``compare_and_set``/``compare_and_delete`` it) or fill every namespace
+before a ``delete_all``, so that the classes of defects found so far are met in most examples, not by chance.
+:data:`REGRESSIONS` holds fixed sequences (every shrunk failure goes there) that run on every backend and wrapper in
+every run.
+
+``KVSTORES_TEST_PROFILE=long`` runs many more and longer sequences (see ``tests/reliability/support.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import itertools
 import math
 import re
@@ -34,7 +41,7 @@ from typing import Any, TypeVar
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_as_test
+from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
 
 from litestar_kvstores import MemoryStore
 from litestar_kvstores.base import TTL, KVStore
@@ -414,6 +421,73 @@ def machine_class(
             else:
                 time.sleep(seconds)
 
+        # Targeted rules: they pick an entry the model knows to be alive and expiring, so that renewal and what
+        # happens after an expiry are checked in most examples rather than in the few that meet them by chance.
+
+        def expiring(self) -> list[Slot]:
+            """The entries certainly alive now that expire (on real time: within a second, so a wait is short)."""
+            now = clock.now()
+            horizon = math.inf if clock.controllable else now + 1
+            return sorted(
+                slot
+                for slot, entry in self.model.entries.items()
+                if entry.deadline is not None
+                and self.model.state(slot, now, now) is State.ALIVE
+                and entry.deadline[1] < horizon
+            )
+
+        def wait_past(self, slot: Slot) -> float:
+            """Seconds from now until ``slot``'s deadline is certainly past."""
+            entry = self.model.entries[slot]
+            assert entry.deadline is not None
+            return max(0.0, entry.deadline[1] + 2 * MARGIN - clock.now())
+
+        @rule(path=st.sampled_from(PATHS[1:]), value=any_value, ttl=expiries)
+        def delete_all_among_neighbours(self, path: Path, value: bytes | str, ttl: TTL | None) -> None:
+            for other in PATHS:  # a key in the parent, the sibling sharing a prefix, the child, the dotted name
+                self.set(other, KEYS[0], value, ttl)
+            self.delete_all(path, 0)
+            for other in PATHS:
+                self.keys(other)
+            self.namespaces(())
+
+        @precondition(lambda self: bool(self.expiring()))
+        @rule(data=st.data())
+        def renew_then_outlive_the_old_expiry(self, data: st.DataObject) -> None:
+            path, key = slot = data.draw(st.sampled_from(self.expiring()), label="slot")
+            wait = self.wait_past(slot)
+            # on real time the renewal shows at once in expires_in (from under a second to ten minutes)
+            renew = wait + data.draw(st.floats(1, 60), label="renew") if clock.controllable else 600
+            self.get(path, key, renew)
+            self.expires_in(path, key)
+            if clock.controllable:
+                self.advance(wait)
+                self.get(path, key, None)
+                self.expires_in(path, key)
+
+        @precondition(lambda self: clock.controllable and bool(self.expiring()))
+        @rule(data=st.data(), operation=st.sampled_from(["get", "exists", "incr", "add", "cas", "cas_none", "cad"]))
+        def operate_after_expiry(self, data: st.DataObject, operation: str) -> None:
+            path, key = slot = data.draw(st.sampled_from(self.expiring()), label="slot")
+            old = self.model.entries[slot].value
+            self.advance(self.wait_past(slot))
+            ttl = data.draw(expiries, label="ttl")
+            value = data.draw(any_value, label="value")
+            if operation == "get":
+                self.get(path, key, ttl)
+            elif operation == "exists":
+                self.exists(path, key)
+            elif operation == "incr":
+                self.incr(path, key, data.draw(st.integers(-5, 5), label="amount"), ttl)
+            elif operation == "add":
+                self.add(path, key, value, ttl)
+            elif operation == "cad":
+                self.compare_and_delete(path, key, old)
+            else:
+                self.compare_and_set(path, key, old if operation == "cas" else None, value, ttl)
+            self.get(path, key, None)
+            self.expires_in(path, key)
+
     return StoreMachine
 
 
@@ -441,15 +515,19 @@ def install_clock(backend: str, monkeypatch: pytest.MonkeyPatch) -> Clock:
     return clock
 
 
-async def run_machine(store: KVStore, clock: Clock, run_settings: settings) -> None:
-    """Run the state machine over ``store`` in a worker thread, sending every call to this event loop."""
-    loop = asyncio.get_running_loop()
-    counter = itertools.count()
+def caller(loop: asyncio.AbstractEventLoop) -> Callable[[Coroutine[Any, Any, T]], T]:
+    """A function that runs a store call on ``loop`` (the test's) from the machine's thread and returns its result."""
 
     def call(operation: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(operation, loop).result(timeout=60)
 
-    machine = machine_class(store, clock, call, lambda: f"m{next(counter)}")
+    return call
+
+
+async def run_machine(store: KVStore, clock: Clock, run_settings: settings) -> None:
+    """Run the state machine over ``store`` in a worker thread, sending every call to this event loop."""
+    counter = itertools.count()
+    machine = machine_class(store, clock, caller(asyncio.get_running_loop()), lambda: f"m{next(counter)}")
     await asyncio.to_thread(run_state_machine_as_test, machine, settings=run_settings)
 
 
@@ -467,3 +545,219 @@ async def test_wrapped_stores_match_the_model(wrapper: str, monkeypatch: pytest.
     clock = install_clock("memory", monkeypatch)  # the wrappers over memory stores, on the model's clock
     async with WRAPPERS[wrapper](MemoryStore()) as store:
         await run_machine(store, clock, model_settings(profile().model_examples_embedded // 2))
+
+
+# --- regressions: fixed sequences, run on every backend and wrapper in every run -------------------------------------
+#
+# Every failure Hypothesis shrinks (it prints the steps as ``state.rule(...)`` calls) becomes an entry here, and so
+# does every known class of defect the random sequences may take many examples to reach: the steps run through the
+# same machine and model, so they judge the answers exactly as the random sequences do.
+
+Step = tuple[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Timing:
+    """The expiries and clock advances of a regression, for a controllable clock or for real time."""
+
+    short: float
+    """An expiry that runs out during the sequence."""
+    long: float
+    """An expiry that does not."""
+    before: float
+    """An advance that stays well before ``short``'s deadline."""
+    past: float
+    """An advance that goes well past ``short``'s deadline, and well before ``long``'s."""
+
+
+TIMINGS = {True: Timing(short=2, long=60, before=1, past=3), False: Timing(short=0.3, long=600, before=0.1, past=0.45)}
+"""By whether the clock is controllable: jumps on the model's clock, or real sleeps with margins for a busy machine."""
+
+
+def step(rule_name: str, **arguments: Any) -> Step:
+    return rule_name, arguments
+
+
+def everywhere(rule_name: str, **arguments: Any) -> list[Step]:
+    """``rule_name`` on the key ``k`` of every namespace of :data:`PATHS`."""
+    return [step(rule_name, path=path, **arguments) for path in PATHS]
+
+
+def renewed(t: Timing, ttl: float | None, renew: TTL) -> list[Step]:
+    """Set ``k`` with ``ttl``, read it renewing for ``renew``, wait past ``t.short`` and read it again."""
+    reads = [step("get"), step("expires_in")]
+    return [step("set", ttl=ttl), step("get", renew=renew), step("advance", seconds=t.past), *reads]
+
+
+REGRESSIONS: dict[str, Callable[[Timing], list[Step]]] = {
+    # renewal
+    "renew_for_outlives_the_old_expiry": lambda t: renewed(t, t.short, t.long),
+    "renewed_counter_gets_the_new_expiry": lambda t: [  # the shrink of a memory store without renewal
+        step("incr", amount=1, ttl=t.short),
+        step("get", renew=t.long),
+        step("expires_in"),
+    ],
+    # Litestar's Redis store sends EXPIRE with timedelta.seconds: 0 for a day, which deletes the key
+    "renew_for_a_day_as_timedelta": lambda t: renewed(t, t.short, timedelta(days=1)),
+    "renewal_leaves_a_key_without_expiry_without": lambda t: renewed(t, None, t.short),
+    "renewal_does_not_revive_an_expired_key": lambda t: [
+        step("set", ttl=t.short),
+        step("advance", seconds=t.past),
+        step("get", renew=t.long),
+        step("exists"),
+        step("count"),
+    ],
+    # expiry at the boundary
+    "alive_just_before_the_deadline_gone_after": lambda t: [
+        step("set", ttl=t.short),
+        step("expires_in"),
+        step("advance", seconds=t.before),
+        step("get"),
+        step("exists"),
+        step("advance", seconds=t.past - t.before),
+        step("exists"),
+        step("expires_in"),
+        step("get"),
+        step("keys"),
+        step("count"),
+    ],
+    "expires_in_rounds_up": lambda t: [
+        step("set", key="k", ttl=1.5),
+        step("expires_in", key="k"),
+        step("set", key="K", ttl=timedelta(minutes=10)),
+        step("expires_in", key="K"),
+    ],
+    "set_many_and_get_many_expire": lambda t: [
+        step("set_many", mapping={"k": b"v", "K": "text-ü"}, ttl=t.short),
+        step("get_many", keys=["k", "K"]),
+        step("advance", seconds=t.past),
+        step("get_many", keys=["k", "K", "a"]),
+        step("keys"),
+    ],
+    "delete_expired_keeps_live_keys": lambda t: [
+        step("set", key="k", ttl=t.short),
+        step("set", key="K", ttl=None),
+        step("set", key="a", ttl=t.long),
+        step("advance", seconds=t.past),
+        step("delete_expired"),
+        step("count"),
+        step("keys"),
+        step("get", key="K"),
+        step("get", key="a"),
+    ],
+    # incr
+    "incr_on_an_expired_counter_starts_again": lambda t: [
+        step("incr", amount=2, ttl=t.short),
+        step("advance", seconds=t.past),
+        step("incr", amount=5),
+        step("expires_in"),
+        step("get"),
+    ],
+    "incr_keeps_the_window_of_the_first_count": lambda t: [
+        step("incr", amount=1, ttl=t.short),
+        step("incr", amount=1, ttl=t.long),
+        step("expires_in"),
+        step("advance", seconds=t.past),
+        step("get"),
+        step("incr", amount=-1),
+    ],
+    "incr_on_an_expired_text_starts_a_counter": lambda t: [
+        step("set", value="text-ü", ttl=t.short),
+        step("incr", amount=1),  # alive: ValueError
+        step("advance", seconds=t.past),
+        step("incr", amount=3),
+        step("get"),
+    ],
+    # compare-and-set, compare-and-delete, add
+    "compare_and_set_after_expiry": lambda t: [
+        step("set", value=b"v", ttl=t.short),
+        step("advance", seconds=t.past),
+        step("compare_and_set", expected=b"v", value=b"-3"),
+        step("compare_and_set", expected=None, value=b"7"),
+        step("get"),
+        step("expires_in"),
+    ],
+    "compare_and_set_gives_the_new_expiry": lambda t: [
+        step("set", key="k", value=b"v", ttl=None),
+        step("compare_and_set", key="k", expected=b"v", value=b"7", ttl=t.short),
+        step("set", key="K", value=b"v", ttl=t.short),
+        step("compare_and_set", key="K", expected="v", value=b"7", ttl=None),
+        step("advance", seconds=t.past),
+        step("get", key="k"),
+        step("get", key="K"),
+        step("expires_in", key="K"),
+    ],
+    "compare_and_delete_and_add_after_expiry": lambda t: [
+        step("set", value=b"v", ttl=t.short),
+        step("add", value=b"7"),  # alive: refused
+        step("advance", seconds=t.past),
+        step("compare_and_delete", expected=b"v"),
+        step("add", value=b"7"),
+        step("get"),
+    ],
+    # delete_all across namespaces
+    "delete_all_takes_children_not_siblings_or_parent": lambda t: [
+        *everywhere("set", value=b"v"),
+        step("delete_all", path=("a",)),
+        *everywhere("get"),
+        step("namespaces"),
+        step("namespaces", path=("a",)),
+        step("count", path=("ab",)),
+    ],
+    "delete_all_of_the_root_takes_every_namespace": lambda t: [
+        *everywhere("set", value=b"v", ttl=t.long),
+        step("delete_all"),
+        step("namespaces"),
+        *everywhere("count"),
+    ],
+    "keys_that_look_like_paths_stay_in_their_namespace": lambda t: [
+        step("set", key="a/b"),
+        step("set", key="a:b"),
+        step("set", path=("a",), key="b"),
+        step("set", path=("a", "b"), key="../x"),
+        step("delete_all", path=("a",)),
+        step("keys"),
+        step("get", key="a/b"),
+        step("get", path=("a", "b"), key="../x"),
+        step("namespaces"),
+    ],
+}
+"""Fixed sequences, by name; each a function of the :class:`Timing` of the backend's clock."""
+
+DEFAULTS: dict[str, Any] = {"path": (), "key": "k", "value": b"v", "ttl": None, "renew": None, "now": 0}
+"""What a regression step leaves out: the root namespace, the key ``k``, no expiry, ``delete_all`` really runs."""
+
+
+def run_regression(store: KVStore, clock: Clock, call: Callable[[Coroutine[Any, Any, T]], T], name: str) -> None:
+    """Run the regression ``name`` on ``store`` through the state machine; call from a worker thread.
+
+    Raises:
+        AssertionError: the store's answer differs from the model's, naming the regression.
+    """
+    machine = machine_class(store, clock, call, lambda: f"r-{name}")()
+    try:
+        for rule_name, arguments in REGRESSIONS[name](TIMINGS[clock.controllable]):
+            method = getattr(machine, rule_name)
+            parameters = inspect.signature(method).parameters
+            method(**{parameter: arguments.get(parameter, DEFAULTS.get(parameter)) for parameter in parameters})
+    except AssertionError as failure:
+        raise AssertionError(f"regression {name}: {failure}") from failure
+    finally:
+        machine.teardown()
+
+
+async def run_regressions(store: KVStore, clock: Clock) -> None:
+    """Run every regression on ``store``, one after the other (in a worker thread, as Hypothesis does)."""
+    call = caller(asyncio.get_running_loop())
+    await asyncio.to_thread(lambda: [run_regression(store, clock, call, name) for name in REGRESSIONS])
+
+
+async def test_regressions_match_the_model(backend: str, store: KVStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    await run_regressions(store, install_clock(backend, monkeypatch))
+
+
+@pytest.mark.parametrize("wrapper", sorted(WRAPPERS))
+async def test_regressions_match_the_model_through_wrappers(wrapper: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = install_clock("memory", monkeypatch)
+    async with WRAPPERS[wrapper](MemoryStore()) as store:
+        await run_regressions(store, clock)

@@ -1,7 +1,9 @@
-"""A real store that offers ``stats()``, as ``InstrumentedStore`` will: the dashboard's hits, misses and chart."""
+"""For the dashboard's tests: a real store that offers ``stats()`` (hits, misses and chart), and the page's rows."""
 
 from __future__ import annotations
 
+import html
+import re
 from collections import Counter
 from typing import Any, Self
 
@@ -36,3 +38,15 @@ class CountingMemoryStore(MemoryStore):
     async def delete(self, key: str) -> None:
         await super().delete(key)
         self.counts["deletes"] += 1
+
+
+def rows(page: str) -> dict[str, list[str]]:
+    """Each table row's cells (text only), by store name."""
+    found = {}
+    for name, body in re.findall(r'<tr data-store="([^"]+)">(.*?)</tr>', page, re.S):
+        cells = [
+            html.unescape(re.sub(r"<[^>]+>", "", cell)).strip()
+            for cell in re.findall(r"<td[^>]*>(.*?)</td>", body, re.S)
+        ]
+        found[html.unescape(name)] = cells
+    return found
