@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
@@ -254,6 +254,29 @@ class FileStore(KVStore):
         check_amount(amount)
         ttl = ttl_seconds(expires_in)
         return await _in_thread(self._directory.incr, key, encoded_key, path, amount, ttl)
+
+    async def incr_and_read(
+        self, counters: Sequence[tuple[str, TTL | None]], reads: Sequence[str] = ()
+    ) -> tuple[list[int], list[bytes | None]]:
+        """Add 1 to each counter and read each key of ``reads`` in one thread hop, the counters under one hold of
+        the directory's lock (atomically across threads and processes, as :meth:`incr`).
+
+        The rate limiter counts a request against all its limits with this. Each counter is a ``(key, expires_in)``
+        pair; ``expires_in`` (``None``: never) applies only when this call creates the counter, as with
+        :meth:`incr`.
+
+        Returns:
+            The counters' new values in order, and the values read in order (``None`` for a missing key).
+
+        Raises:
+            TypeError, ValueError: a bad key or expiry; a stored counter that is not an integer (nothing is written).
+            StoreError: a write failed; that counter and the following ones keep their previous values.
+        """
+        located = [(key, *self._locate(key), ttl_seconds(expires_in)) for key, expires_in in counters]
+        to_read = [self._locate(key) for key in reads]
+        if not located and not to_read:
+            return [], []
+        return await _in_thread(self._directory.incr_and_read, located, to_read)
 
     async def add(self, key: str, value: str | bytes, expires_in: TTL | None = None) -> bool:
         """Store ``value`` under ``key`` unless a live entry is there, atomically across threads and processes.

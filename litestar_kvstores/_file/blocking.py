@@ -217,17 +217,40 @@ class Directory:
             ValueError: the stored value is not an integer.
         """
         with self._errors, self._lock():
-            current = self._read(path, encoded_key, whole=True, locked=True, remove_expired=False)
-            if current is None:
-                value, expiry = amount, expires_at(ttl)
-            else:
-                try:
-                    value = parse_counter(current[1] or b"") + amount
-                except ValueError:
-                    raise ValueError(f"The value of {key!r} is not an integer and cannot be incremented") from None
-                expiry = current[0]  # a window starts at the counter's creation
-            self.write([(path, pack_entry(encoded_key, str(value).encode(), expiry))], locked=True)
+            value, payload = self._next_count(key, encoded_key, path, amount, ttl)
+            self.write([(path, payload)], locked=True)
         return value
+
+    def incr_and_read(
+        self, counters: list[tuple[str, bytes, str, float | None]], reads: list[tuple[bytes, str]]
+    ) -> tuple[list[int], list[bytes | None]]:
+        """Add 1 to each ``(key, encoded key, path, ttl)`` counter under one hold of the lock, then read each
+        ``(encoded key, path)`` of ``reads``.
+
+        Raises:
+            ValueError: a stored counter is not an integer (nothing is written).
+        """
+        with self._errors, self._lock():
+            counted = [self._next_count(key, encoded, path, 1, ttl) for key, encoded, path, ttl in counters]
+            self.write([(path, payload) for (_, _, path, _), (_, payload) in zip(counters, counted, strict=True)], True)
+        return [value for value, _ in counted], [self.read_value(path, key) for key, path in reads]
+
+    def _next_count(self, key: str, encoded_key: bytes, path: str, amount: int, ttl: float | None) -> tuple[int, bytes]:
+        """Return the counter at ``path`` plus ``amount`` and the entry to write (call under the lock).
+
+        Raises:
+            ValueError: the stored value is not an integer.
+        """
+        current = self._read(path, encoded_key, whole=True, locked=True, remove_expired=False)
+        if current is None:
+            value, expiry = amount, expires_at(ttl)
+        else:
+            try:
+                value = parse_counter(current[1] or b"") + amount
+            except ValueError:
+                raise ValueError(f"The value of {key!r} is not an integer and cannot be incremented") from None
+            expiry = current[0]  # a window starts at the counter's creation
+        return value, pack_entry(encoded_key, str(value).encode(), expiry)
 
     # --- reads -------------------------------------------------------------------------------------------------
 
