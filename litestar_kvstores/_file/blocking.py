@@ -47,8 +47,10 @@ from .os_calls import (
     UPDATE_FLAGS,
     DirectoryLock,
     directory_lock,
+    fill_temp,
     fsync_directory,
     install,
+    open_temp,
     read_entry,
     scan_lock,
     write_temp,
@@ -216,10 +218,7 @@ class Directory:
         Raises:
             ValueError: the stored value is not an integer.
         """
-        with self._errors, self._lock():
-            value, payload = self._next_count(key, encoded_key, path, amount, ttl)
-            self.write([(path, payload)], locked=True)
-        return value
+        return self._count([(key, encoded_key, path, amount, ttl)])[0]
 
     def incr_and_read(
         self, counters: list[tuple[str, bytes, str, float | None]], reads: list[tuple[bytes, str]]
@@ -230,10 +229,44 @@ class Directory:
         Raises:
             ValueError: a stored counter is not an integer (nothing is written).
         """
-        with self._errors, self._lock():
-            counted = [self._next_count(key, encoded, path, 1, ttl) for key, encoded, path, ttl in counters]
-            self.write([(path, payload) for (_, _, path, _), (_, payload) in zip(counters, counted, strict=True)], True)
-        return [value for value, _ in counted], [self.read_value(path, key) for key, path in reads]
+        counted = self._count([(key, encoded, path, 1, ttl) for key, encoded, path, ttl in counters])
+        return counted, [self.read_value(path, key) for key, path in reads]
+
+    def _count(self, counters: list[tuple[str, bytes, str, int, float | None]]) -> list[int]:
+        """Add each ``amount`` to its ``(key, encoded key, path, amount, ttl)`` counter under one hold of the lock.
+
+        The temporary files of the new entries are created before the lock is taken and only filled under it:
+        creating a file is most of a write's time, and under the lock it serialises every process counting
+        (``bench_rate_limit``, file, two processes).
+
+        Raises:
+            ValueError: a stored counter is not an integer (nothing is written).
+            StoreError: a write failed; that counter and the following ones keep their values.
+        """
+        opened: list[tuple[int, str]] = []
+        installed = 0
+        try:
+            with self._errors:
+                for _ in counters:
+                    opened.append(self._creating(open_temp, self.path))  # noqa: PERF401 (one by one: removed if the next fails)
+                with self._lock():
+                    values = []
+                    for (fd, _), (key, encoded_key, path, amount, ttl) in zip(opened, counters, strict=True):
+                        value, payload = self._next_count(key, encoded_key, path, amount, ttl)
+                        fill_temp(fd, payload, self.fsync)
+                        values.append(value)
+                    for (_, temp), (_, _, path, _, _) in zip(opened, counters, strict=True):
+                        install(temp, path)
+                        installed += 1
+                if self.fsync:
+                    fsync_directory(self.path)
+            return values
+        finally:
+            for position, (fd, temp) in enumerate(opened):
+                os.close(fd)
+                if position >= installed:
+                    with suppress(OSError):
+                        os.unlink(temp)
 
     def _next_count(self, key: str, encoded_key: bytes, path: str, amount: int, ttl: float | None) -> tuple[int, bytes]:
         """Return the counter at ``path`` plus ``amount`` and the entry to write (call under the lock).

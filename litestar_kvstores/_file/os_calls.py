@@ -159,26 +159,44 @@ def write_temp(directory: str, payload: bytes, fsync: bool) -> str:
         FileNotFoundError: ``directory`` does not exist.
         OSError: the file could not be created or written (``ENOSPC``, ``EFBIG``, ``EDQUOT``, ...).
     """
-    while True:
-        path = f"{directory}/{TEMP_PREFIX}{os.getpid()}-{next(_temp_counter)}"
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _OPEN_FLAGS, _FILE_MODE)
-        except FileExistsError:  # left behind by a crashed process that had our pid
-            continue
-        break
+    fd, path = open_temp(directory)
     try:
         try:
-            view = memoryview(payload)
-            while view:
-                view = view[os.write(fd, view) :]
-            if fsync:
-                os.fsync(fd)
+            fill_temp(fd, payload, fsync)
         finally:
             os.close(fd)
     except BaseException:
         _unlink_quietly(path)
         raise
     return path
+
+
+def open_temp(directory: str) -> tuple[int, str]:
+    """Create a new, empty temporary file in ``directory``; return its open descriptor (write only) and its path.
+
+    Raises:
+        FileNotFoundError: ``directory`` does not exist.
+        OSError: the file could not be created.
+    """
+    while True:
+        path = f"{directory}/{TEMP_PREFIX}{os.getpid()}-{next(_temp_counter)}"
+        try:
+            return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _OPEN_FLAGS, _FILE_MODE), path
+        except FileExistsError:  # left behind by a crashed process that had our pid
+            continue
+
+
+def fill_temp(fd: int, payload: bytes, fsync: bool) -> None:
+    """Write all of ``payload`` to the temporary file ``fd`` (continuing short writes), and flush it with ``fsync``.
+
+    Raises:
+        OSError: the write failed (``ENOSPC``, ``EFBIG``, ``EDQUOT``, ...).
+    """
+    view = memoryview(payload)
+    while view:
+        view = view[os.write(fd, view) :]
+    if fsync:
+        os.fsync(fd)
 
 
 def _unlink_quietly(path: str) -> None:
