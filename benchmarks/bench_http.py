@@ -37,7 +37,7 @@ from litestar_kvstores import KVStoresConfig, KVStoresPlugin
 from testservers.postgres import postgres_url
 from testservers.redis import start_server
 
-from .http_harness import Served, Subject, best_rates, require_wrk
+from .http_harness import Served, Subject, best_rates, describe_server, require_wrk
 
 SUBJECTS = ("ours-redis", "litestar-redis", "ours-postgres")
 ROUTES = ("/session", "/cached")
@@ -101,7 +101,7 @@ def main() -> None:
                 "litestar-redis": f"{redis_server.url}/1",
                 "ours-postgres": postgres,
             }
-            print(f"### {args.workers} uvicorn process(es), wrk -c {args.connections}, requests/s\n")
+            print(f"### {describe_server()}, {args.workers} process(es), wrk -c {args.connections}, requests/s\n")
             print(
                 "| route | ours, Redis | Litestar's RedisStore | ours vs Litestar | ours, PostgreSQL "
                 "| PostgreSQL vs Litestar's Redis |"

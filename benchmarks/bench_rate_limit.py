@@ -38,7 +38,7 @@ from litestar_kvstores import KVStoresConfig, KVStoresPlugin
 from litestar_kvstores.rate_limit import KVRateLimitConfig
 from testservers.redis import start_server
 
-from .http_harness import Subject, best_rates, require_wrk
+from .http_harness import Subject, best_rates, describe_server, require_wrk
 
 BACKENDS = ("memory", "file", "redis")
 SUBJECTS = ("kv", "stock", "none")
@@ -99,7 +99,8 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="bench-rate-limit-"))
     try:
         for workers in (1, 2):
-            print(f"### {workers} uvicorn process{'es' if workers > 1 else ''}, wrk -c {args.connections}\n")
+            processes = f"{workers} process{'es' if workers > 1 else ''}"
+            print(f"### {describe_server()}, {processes}, wrk -c {args.connections}\n")
             print("| backend | kv, 2 limits | stock, 1 limit | none | kv vs stock | none / kv |")
             print("|---|---|---|---|---|---|")
             for backend in args.backends:

@@ -24,6 +24,18 @@ from testservers.process import wait_until
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def describe_server() -> str:
+    """Which uvicorn serves the subjects: its defaults (``--loop auto --http auto``) take uvloop and httptools when
+    they are installed (the ``bench`` extra installs them, as ``litestar[standard]`` does)."""
+    import importlib.util
+
+    import uvicorn
+
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    return f"uvicorn {uvicorn.__version__} ({loop}, {http})"
+
+
 def require_wrk() -> None:
     """Exit with how to install ``wrk`` when it is missing.
 
