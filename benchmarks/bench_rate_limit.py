@@ -6,7 +6,7 @@ Subjects, each on the same route (``GET /`` answering ``"ok"``):
   hour, fixed windows, headers on) over this package's store of the backend;
 - ``stock, 1 limit``: Litestar's ``RateLimitConfig`` / ``RateLimitMiddleware`` with one limit over Litestar's own store
   of the backend (what a Litestar application has today);
-- ``none``: no rate limiting (memory only: the floor).
+- ``none``: the ``kv`` application without the rate-limiting middleware (memory only: the floor).
 
 The limits are far above what the load reaches, so every request is counted and admitted. Litestar's middleware
 keeps a JSON list of every request's time in its window, so its limit is per second, the window that keeps the
@@ -62,15 +62,15 @@ def create_app() -> Litestar:
     """The app one benchmark run serves: ``BENCH_RL_SUBJECT``, ``BENCH_RL_BACKEND``, ``BENCH_RL_LOCATION``."""
     subject, backend = os.environ["BENCH_RL_SUBJECT"], os.environ["BENCH_RL_BACKEND"]
     location = os.environ.get("BENCH_RL_LOCATION", "")
-    if subject == "kv":
-        url = {"memory": "memory://", "file": f"file://{location}", "redis": location}[backend]
-        plugin = KVStoresPlugin(KVStoresConfig(stores={"rate_limit": url}, cleanup_interval=None))
-        limited = KVRateLimitConfig(limits=[("second", HUGE), ("hour", HUGE)])
-        return Litestar([index], middleware=[limited.middleware], plugins=[plugin])
     if subject == "stock":
         stock = RateLimitConfig(rate_limit=("second", HUGE))
         return Litestar([index], middleware=[stock.middleware], stores={"rate_limit": _stock_store(backend, location)})
-    return Litestar([index])
+    url = {"memory": "memory://", "file": f"file://{location}", "redis": location}[backend]
+    plugin = KVStoresPlugin(KVStoresConfig(stores={"rate_limit": url}, cleanup_interval=None))
+    if subject == "none":  # the same application without the rate-limiting middleware
+        return Litestar([index], plugins=[plugin])
+    limited = KVRateLimitConfig(limits=[("second", HUGE), ("hour", HUGE)])
+    return Litestar([index], middleware=[limited.middleware], plugins=[plugin])
 
 
 def subjects(backend: str, redis_url: str, workdir: Path, workers: int) -> dict[str, Subject]:

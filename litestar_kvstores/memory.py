@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from time import monotonic
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
@@ -294,20 +294,55 @@ class MemoryStore(KVStore):
         check_key(key)
         check_amount(amount)
         ttl = ttl_seconds(expires_in)
+        value, expiry = self._next_count(key, amount, ttl)
+        self._write_count(key, value, expiry)
+        return value
+
+    async def incr_and_read(
+        self, counters: Sequence[tuple[str, TTL | None]], reads: Sequence[str] = ()
+    ) -> tuple[list[int], list[bytes | None]]:
+        """Add 1 to each counter and read each key of ``reads`` in one call that never waits (nothing else runs in
+        between); the rate limiter counts a request against all its limits with this.
+
+        Each counter is a ``(key, expires_in)`` pair; ``expires_in`` (``None``: never) applies only when this call
+        creates the counter, as with :meth:`incr`.
+
+        Returns:
+            The counters' new values in order, and the values read in order (``None`` for a missing key).
+
+        Raises:
+            TypeError, ValueError: a bad key or expiry, a counter that holds no integer or would overflow (nothing
+                is written).
+        """
+        checked = [(check_key(key), ttl_seconds(expires_in)) for key, expires_in in counters]
+        wanted = [check_key(key) for key in reads]
+        counted = [(key, *self._next_count(key, 1, ttl)) for key, ttl in checked]
+        for key, value, expiry in counted:
+            self._write_count(key, value, expiry)
+        values = [None if (entry := self._live(key)) is None else entry[0] for key in wanted]
+        return [value for _, value, _ in counted], values
+
+    def _next_count(self, key: str, amount: int, ttl: float | None) -> tuple[int, float | None]:
+        """Return the counter ``key`` plus ``amount`` and the expiry (monotonic) it keeps or gets.
+
+        Raises:
+            ValueError: the stored value is not a decimal integer, or the sum leaves the signed 64-bit range.
+        """
         entry = self._live(key)
         if entry is None:
-            self._store(key, self._check_fits(str(amount).encode()), ttl)
-            return amount
+            return amount, None if ttl is None else monotonic() + ttl
         try:
             value = parse_counter(entry[0]) + amount
         except ValueError:
             raise ValueError(f"The value of {key!r} is not an integer and cannot be incremented") from None
         if not INT64_MIN <= value <= INT64_MAX:
             raise ValueError(f"incr would overflow a 64-bit integer: {value}")
-        # keep the expiry the counter was created with
-        self._entries[key] = (str(value).encode(), entry[1])
-        self._state.touch(self._path, key, len(self._entries[key][0]))
-        return value
+        return value, entry[1]  # keep the expiry the counter was created with
+
+    def _write_count(self, key: str, value: int, expiry: float | None) -> None:
+        data = self._check_fits(str(value).encode())
+        self._entries[key] = (data, expiry)
+        self._state.touch(self._path, key, len(data))
 
     async def add(self, key: str, value: str | bytes, expires_in: TTL | None = None) -> bool:
         """Store ``value`` under ``key`` unless a live entry is there; return whether it wrote.

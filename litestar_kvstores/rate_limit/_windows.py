@@ -204,28 +204,30 @@ async def _count_fixed(
 ) -> list[Usage]:
     keys = [f"{key}::fixed::{limit.unit}" for limit in limits]
     counters = [(counter, limit.seconds) for counter, limit in zip(keys, limits, strict=True)]
-    counts, _ = await _incr_and_read(store, counters, [])
+    counts, _ = await _incr_and_read(store, counters, ())
     now = time.monotonic()
-    window_ends: list[float | None] = []
+    usages = []
     unknown: list[int] = []  # the counters whose window end this process does not know
-    for i, limit in enumerate(limits):
-        if counts[i] == 1:  # this request created the counter: its window is a whole unit from now
-            end: float | None = now + limit.seconds
-            ends.set(keys[i], now + limit.seconds)
+    for i, limit in enumerate(limits):  # one pass, runs on every request (bench_rate_limit)
+        count, seconds = counts[i], limit.seconds
+        if count == 1:  # this request created the counter: its window is a whole unit from now
+            ends.set(keys[i], now + seconds)
+            reset = seconds
+        elif (end := ends.get(keys[i], now)) is not None:
+            reset = min(max(math.ceil(end - now), 1), seconds)
         else:
-            end = ends.get(keys[i], now)
-            if end is None and (want_reset or counts[i] > limit.max_requests):
+            reset = seconds
+            if want_reset or count > limit.max_requests:
                 unknown.append(i)
-        window_ends.append(end)
+        usages.append(Usage(limit, count, reset, reset))
     if unknown:  # once per window and key in this process (or after the memory of it was evicted)
         lifetimes = await _gather(store, [store.expires_in(keys[i]) for i in unknown])
         for i, lifetime in zip(unknown, lifetimes, strict=True):
-            end = window_ends[i] = now + (lifetime or limits[i].seconds)
+            limit = limits[i]
+            end = now + (lifetime or limit.seconds)
             ends.set(keys[i], end)
-    usages = []
-    for count, end, limit in zip(counts, window_ends, limits, strict=True):
-        reset = limit.seconds if end is None else min(max(math.ceil(end - now), 1), limit.seconds)
-        usages.append(Usage(limit, count, reset, reset))
+            reset = min(max(math.ceil(end - now), 1), limit.seconds)
+            usages[i] = Usage(limit, counts[i], reset, reset)
     return usages
 
 

@@ -1,5 +1,5 @@
-"""``incr_and_read`` where a store offers it (Redis, Valkey, their clusters, FileStore): several counters and reads
-in one call, the rate limiter's way of counting a request against all its limits."""
+"""``incr_and_read`` where a store offers it (memory, file, Redis, Valkey and their clusters): several counters and
+reads in one call, the rate limiter's way of counting a request against all its limits."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from litestar_kvstores.rate_limit._windows import Limit, WindowEnds, count_request
 
-BATCHING_BACKENDS = ["file", "redis", "valkey", "redis_cluster", "valkey_cluster"]
+BATCHING_BACKENDS = ["memory", "file", "redis", "valkey", "redis_cluster", "valkey_cluster"]
 
 
 @pytest.fixture(params=BATCHING_BACKENDS)
