@@ -165,8 +165,13 @@ def driving_by(deadline: float, soak: Soak) -> bool:
 
 
 async def drive_by(base: str, deadline: float, soak: Soak) -> None:
-    """Cookieless home page views while :func:`driving_by`: each one stores a new, empty session."""
-    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+    """Cookieless home page views while :func:`driving_by`: each one stores a new, empty session.
+
+    Each view comes on a new connection: kept alive, the connections of all drive-bys could stay with one worker
+    (the workers share the listening socket) while the operator reads the other worker's dashboard.
+    """
+    no_keep_alive = httpx.Limits(max_keepalive_connections=0)
+    async with httpx.AsyncClient(base_url=base, timeout=30, limits=no_keep_alive) as client:
         while driving_by(deadline, soak):
             client.cookies.clear()
             soak.statuses[(await client.get("/")).status_code] += 1
