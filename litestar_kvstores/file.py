@@ -44,6 +44,7 @@ from .base import TTL, KVStore
 from .urls import bools_like_defaults, parameter_names, redact_url, reject_unknown, split_options, split_url
 from .validation import (
     check_amount,
+    check_counters,
     check_expected,
     check_expected_value,
     check_key,
@@ -272,7 +273,7 @@ class FileStore(KVStore):
             TypeError, ValueError: a bad key or expiry; a stored counter that is not an integer (nothing is written).
             StoreError: a write failed; that counter and the following ones keep their previous values.
         """
-        located = [(key, *self._locate(key), ttl_seconds(expires_in)) for key, expires_in in counters]
+        located = [(key, *self._locate(key), ttl) for key, ttl in check_counters(counters)]
         to_read = [self._locate(key) for key in reads]
         if not located and not to_read:
             return [], []

@@ -20,6 +20,7 @@ from .validation import (
     INT64_MAX,
     INT64_MIN,
     check_amount,
+    check_counters,
     check_expected,
     check_expected_value,
     check_item,
@@ -191,7 +192,10 @@ class MemoryStore(KVStore):
         return data
 
     def _store(self, key: str, data: bytes, ttl: float | None) -> None:
-        self._entries[key] = (data, None if ttl is None else monotonic() + ttl)
+        self._put(key, data, None if ttl is None else monotonic() + ttl)
+
+    def _put(self, key: str, data: bytes, expires_at: float | None) -> None:
+        self._entries[key] = (data, expires_at)
         self._state.touch(self._path, key, len(data))
 
     async def set(self, key: str, value: str | bytes, expires_in: TTL | None = None) -> None:
@@ -314,7 +318,7 @@ class MemoryStore(KVStore):
             TypeError, ValueError: a bad key or expiry, a counter that holds no integer or would overflow (nothing
                 is written).
         """
-        checked = [(check_key(key), ttl_seconds(expires_in)) for key, expires_in in counters]
+        checked = check_counters(counters)
         wanted = [check_key(key) for key in reads]
         counted = [(key, *self._next_count(key, 1, ttl)) for key, ttl in checked]
         for key, value, expiry in counted:
@@ -340,9 +344,7 @@ class MemoryStore(KVStore):
         return value, entry[1]  # keep the expiry the counter was created with
 
     def _write_count(self, key: str, value: int, expiry: float | None) -> None:
-        data = self._check_fits(str(value).encode())
-        self._entries[key] = (data, expiry)
-        self._state.touch(self._path, key, len(data))
+        self._put(key, self._check_fits(str(value).encode()), expiry)
 
     async def add(self, key: str, value: str | bytes, expires_in: TTL | None = None) -> bool:
         """Store ``value`` under ``key`` unless a live entry is there; return whether it wrote.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any, NoReturn
 
@@ -17,6 +18,7 @@ __all__ = (
     "INT64_MIN",
     "NAMESPACE_PATTERN",
     "check_amount",
+    "check_counters",
     "check_expected",
     "check_expected_value",
     "check_item",
@@ -181,6 +183,16 @@ def check_amount(amount: object) -> int:
     if not INT64_MIN <= amount <= INT64_MAX:
         raise ValueError(f"amount must fit in a signed 64-bit integer, got {amount}")
     return amount
+
+
+def check_counters(counters: Iterable[tuple[object, object]]) -> list[tuple[str, float | None]]:
+    """Return ``incr_and_read``'s ``(key, expires_in)`` counters checked: each key, and its expiry in seconds
+    (``None``: never).
+
+    Raises:
+        TypeError, ValueError: as :func:`check_key` and :func:`ttl_seconds`.
+    """
+    return [(check_key(key), ttl_seconds(expires_in)) for key, expires_in in counters]
 
 
 def parse_counter(data: bytes) -> int:

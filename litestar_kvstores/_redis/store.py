@@ -23,6 +23,7 @@ from ..base import TTL, KVStore
 from ..validation import (
     DEFAULT_NAMESPACE,
     check_amount,
+    check_counters,
     check_expected,
     check_expected_value,
     check_key,
@@ -55,6 +56,12 @@ def _ttl_milliseconds(ttl: object, name: str = "expires_in") -> int | None:
     """
     seconds = ttl_seconds(ttl, name)
     return None if seconds is None else max(1, round(seconds * 1000))
+
+
+def _is_refused_count(exc: Exception) -> bool:
+    """Whether ``exc`` is the server refusing to count: the value is no integer, the sum overflows, or the key holds
+    another type."""
+    return "integer" in str(exc) or "overflow" in str(exc) or _is_wrong_type(exc)
 
 
 def _is_wrong_type(exc: Exception) -> bool:
@@ -301,7 +308,7 @@ class RedisLikeStore(KVStore):
                 else:
                     value = await conn.run_script(INCR_WITH_EXPIRY, (name,), amount, milliseconds)
             except conn.bridge.response_error as exc:
-                if "integer" in str(exc) or "overflow" in str(exc) or _is_wrong_type(exc):
+                if _is_refused_count(exc):
                     message = f"The value of {key!r} is not an integer counter, or {amount} overflows it"
                     raise ValueError(message) from exc
                 raise
@@ -324,8 +331,9 @@ class RedisLikeStore(KVStore):
             ValueError: an empty key or a non-positive expiry, a counter that holds no integer or would overflow.
             StoreError: on a cluster, keys of different hash slots.
         """
-        names = [self._prefix + check_key(key) for key, _ in counters]
-        milliseconds = [_ttl_milliseconds(expires_in) or 0 for _, expires_in in counters]
+        checked = check_counters(counters)
+        names = [self._prefix + key for key, _ in checked]
+        milliseconds = [_ttl_milliseconds(seconds) or 0 for _, seconds in checked]
         read_names = [self._prefix + check_key(key) for key in reads]
         if not names and not read_names:
             return [], []
@@ -334,7 +342,7 @@ class RedisLikeStore(KVStore):
             try:
                 replies = await conn.run_script(COUNT_REQUEST, [*names, *read_names], len(names), *milliseconds)
             except conn.bridge.response_error as exc:
-                if "integer" in str(exc) or "overflow" in str(exc) or _is_wrong_type(exc):
+                if _is_refused_count(exc):
                     raise ValueError("A counter is not an integer counter, or adding 1 overflows it") from exc
                 raise
         return [int(value) for value in replies[: len(names)]], list(replies[len(names) :])
