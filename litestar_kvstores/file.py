@@ -270,7 +270,8 @@ class FileStore(KVStore):
             The counters' new values in order, and the values read in order (``None`` for a missing key).
 
         Raises:
-            TypeError, ValueError: a bad key or expiry; a stored counter that is not an integer (nothing is written).
+            TypeError, ValueError: a bad key or expiry, a counter given twice, a stored counter that is not an
+                integer (nothing is written).
             StoreError: a write failed; that counter and the following ones keep their previous values.
         """
         located = [(key, *self._locate(key), ttl) for key, ttl in check_counters(counters)]

@@ -315,8 +315,8 @@ class MemoryStore(KVStore):
             The counters' new values in order, and the values read in order (``None`` for a missing key).
 
         Raises:
-            TypeError, ValueError: a bad key or expiry, a counter that holds no integer or would overflow (nothing
-                is written).
+            TypeError, ValueError: a bad key or expiry, a counter given twice, a counter that holds no integer or
+                would overflow (nothing is written).
         """
         checked = check_counters(counters)
         wanted = [check_key(key) for key in reads]

@@ -191,8 +191,12 @@ def check_counters(counters: Iterable[tuple[object, object]]) -> list[tuple[str,
 
     Raises:
         TypeError, ValueError: as :func:`check_key` and :func:`ttl_seconds`.
+        ValueError: a key appears twice (each counter is counted once per call).
     """
-    return [(check_key(key), ttl_seconds(expires_in)) for key, expires_in in counters]
+    checked = [(check_key(key), ttl_seconds(expires_in)) for key, expires_in in counters]
+    if len({key for key, _ in checked}) != len(checked):
+        raise ValueError("A counter appears twice in one incr_and_read call")
+    return checked
 
 
 def parse_counter(data: bytes) -> int:

@@ -52,6 +52,12 @@ async def test_bad_input_raises_before_anything_is_counted(batching_store: Any) 
     assert await store.get("{b}a") is None
 
 
+async def test_a_counter_given_twice_raises_value_error_and_counts_nothing(batching_store: Any) -> None:
+    with pytest.raises(ValueError, match="appears twice"):
+        await batching_store.incr_and_read([("{b}a", 10), ("{b}b", 10), ("{b}a", 10)])
+    assert await batching_store.get_many(["{b}a", "{b}b"]) == {"{b}a": None, "{b}b": None}
+
+
 async def test_a_counter_that_holds_no_integer_raises_value_error(batching_store: Any) -> None:
     await batching_store.set("{b}text", b"abc")
     with pytest.raises(ValueError, match="integer"):
