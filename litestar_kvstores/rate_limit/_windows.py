@@ -8,7 +8,7 @@ Two strategies:
   window's counter (kept for two windows) and the previous window's count is weighted by the part of it that
   still overlaps the last unit: ``estimate = previous * (1 - elapsed / window) + current``.
 
-A store with ``incr_and_read`` (Redis, Valkey: one script) counts every limit of a request in one call; on
+A store with ``incr_and_read`` (memory, file, Redis, Valkey) counts every limit of a request in one call; on
 others every operation of one request is issued at once (``asyncio.gather``), or one after another on an
 in-process store, which never waits.
 """
@@ -58,7 +58,8 @@ class Counter(Protocol):
 
 
 class BatchCounter(Protocol):
-    """A store that counts several counters and reads several keys in one round trip (Redis/Valkey: one script)."""
+    """A store that counts several counters and reads several keys in one call (Redis/Valkey: one script, one
+    round trip)."""
 
     async def incr_and_read(
         self, counters: Sequence[tuple[str, int | None]], reads: Sequence[str] = ()
@@ -214,7 +215,7 @@ async def _count_fixed(
             ends.set(keys[i], now + seconds)
             reset = seconds
         elif (end := ends.get(keys[i], now)) is not None:
-            reset = min(max(math.ceil(end - now), 1), seconds)
+            reset = _seconds_left(end, now, seconds)
         else:
             reset = seconds
             if want_reset or count > limit.max_requests:
@@ -226,9 +227,15 @@ async def _count_fixed(
             limit = limits[i]
             end = now + (lifetime or limit.seconds)
             ends.set(keys[i], end)
-            reset = min(max(math.ceil(end - now), 1), limit.seconds)
+            reset = _seconds_left(end, now, limit.seconds)
             usages[i] = Usage(limit, counts[i], reset, reset)
     return usages
+
+
+def _seconds_left(end: float, now: float, window: int) -> int:
+    """Whole seconds from ``now`` until a window of ``window`` seconds ends at ``end``: at least 1, at most
+    ``window``."""
+    return min(max(math.ceil(end - now), 1), window)
 
 
 def _sliding_keys(key: str, limit: Limit, now: float) -> tuple[str, str, float]:
