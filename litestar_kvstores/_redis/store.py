@@ -254,7 +254,10 @@ class RedisLikeStore(KVStore):
                 if renew_ms is None:
                     value: bytes | None = await conn.execute("GET", name)
                 else:
-                    value = await conn.run_script(GET_AND_RENEW, (name,), renew_ms)
+                    try:  # EVALSHA without run_script's frame (bench_redis, 100 concurrent renewing gets)
+                        value = await conn.execute("EVALSHA", GET_AND_RENEW.sha, 1, name, renew_ms)
+                    except conn.bridge.no_script_error:  # the server lost its scripts (a restart)
+                        value = await conn.run_script(GET_AND_RENEW, (name,), renew_ms)
             except conn.bridge.response_error as exc:
                 if not _is_wrong_type(exc):
                     raise
