@@ -109,6 +109,8 @@ def ttl_seconds(expires_in: Any, name: str = "expires_in") -> float | None:
     """
     if expires_in is None:
         return None
+    if type(expires_in) is int and expires_in > 0:  # the common case first (bench_rate_limit, memory)
+        return float(expires_in)
     if isinstance(expires_in, timedelta):
         seconds = expires_in.total_seconds()
     elif isinstance(expires_in, int | float) and not isinstance(expires_in, bool):

@@ -17,6 +17,7 @@ of one store operation, so an operation costs one thread hop at most.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import time
@@ -52,7 +53,9 @@ from .os_calls import (
     install,
     open_temp,
     read_entry,
+    remove_swapped_out,
     scan_lock,
+    swap_in,
     write_temp,
 )
 
@@ -244,7 +247,7 @@ class Directory:
             StoreError: a write failed; that counter and the following ones keep their values.
         """
         opened: list[tuple[int, str]] = []
-        installed = 0
+        installed: list[bool] = []  # per counter in place: whether its old file waits at its temporary path
         try:
             with self._errors:
                 for _ in counters:
@@ -256,15 +259,21 @@ class Directory:
                         fill_temp(fd, payload, self.fsync)
                         values.append(value)
                     for (_, temp), (_, _, path, _, _) in zip(opened, counters, strict=True):
-                        install(temp, path)
-                        installed += 1
+                        installed.append(swap_in(temp, path))
+                # The old files are removed once the lock is free: freeing a file's blocks is the costliest step of
+                # the update, and under the lock it held up every other process counting (bench_rate_limit, file,
+                # two processes). _next_count refused a directory at an entry's path, so none is swapped out here
+                # but one a foreign program made meanwhile.
+                for (_, temp), (_, _, path, _, _), swapped in zip(opened, counters, installed, strict=False):
+                    if swapped:
+                        remove_swapped_out(temp, path)
                 if self.fsync:
                     fsync_directory(self.path)
             return values
         finally:
             for position, (fd, temp) in enumerate(opened):
                 os.close(fd)
-                if position >= installed:
+                if position >= len(installed):
                     with suppress(OSError):
                         os.unlink(temp)
 
@@ -274,7 +283,7 @@ class Directory:
         Raises:
             ValueError: the stored value is not an integer.
         """
-        current = self._read(path, encoded_key, whole=True, locked=True, remove_expired=False)
+        current = self._read(path, encoded_key, whole=True, locked=True, remove_expired=False, refuse_directory=True)
         if current is None:
             value, expiry = amount, expires_at(ttl)
         else:
@@ -328,27 +337,50 @@ class Directory:
             entry = self._read(path, key, whole=False, locked=False, remove_expired=False)
         return None if entry is None else entry[0]
 
-    def _read(self, path: str, key: bytes, *, whole: bool, locked: bool, remove_expired: bool) -> Entry | None:
+    def _read(
+        self, path: str, key: bytes, *, whole: bool, locked: bool, remove_expired: bool, refuse_directory: bool = False
+    ) -> Entry | None:
         """Open and :meth:`_load` the entry at ``path``; ``None`` if there is none (raises ``OSError``)."""
         fd = _open_entry(path, READ_FLAGS)
         if fd is None:
             return None
         try:
-            return self._load(fd, path, key, whole=whole, locked=locked, remove_expired=remove_expired)
+            return self._load(
+                fd,
+                path,
+                key,
+                whole=whole,
+                locked=locked,
+                remove_expired=remove_expired,
+                refuse_directory=refuse_directory,
+            )
         finally:
             os.close(fd)
 
-    def _load(self, fd: int, path: str, key: bytes, *, whole: bool, locked: bool, remove_expired: bool) -> Entry | None:
+    def _load(
+        self,
+        fd: int,
+        path: str,
+        key: bytes,
+        *,
+        whole: bool,
+        locked: bool,
+        remove_expired: bool,
+        refuse_directory: bool = False,
+    ) -> Entry | None:
         """Read the entry open at ``fd``: ``(expires_at, value or None)``, or ``None`` if corrupt or expired.
 
         An entry that reads as corrupt (or as expired, with ``remove_expired``) is removed, see :meth:`recheck`.
-        A failed read raises ``OSError``.
+        A directory at ``path`` reads as missing, or raises ``IsADirectoryError`` with ``refuse_directory`` (a write
+        is about to replace the entry). A failed read raises ``OSError``.
         """
         try:
             entry = read_entry(fd, key, whole, nowait=False)
         except CorruptEntryError:
             pass
         except IsADirectoryError:
+            if refuse_directory:
+                raise IsADirectoryError(errno.EISDIR, "An entry's path is occupied by a directory", path) from None
             logger.warning("Ignoring %s: a directory where a store entry belongs", path)
             return None
         else:

@@ -34,7 +34,9 @@ __all__ = (
     "install",
     "nowait_reads_supported",
     "read_entry",
+    "remove_swapped_out",
     "scan_lock",
+    "swap_in",
     "write_temp",
 )
 
@@ -249,25 +251,42 @@ def install(temp: str, target: str) -> None:
     Raises:
         OSError: the rename failed (e.g. ``target`` is a directory); nothing was changed.
     """
+    if swap_in(temp, target):
+        remove_swapped_out(temp, target)
+
+
+def swap_in(temp: str, target: str) -> bool:
+    """Atomically make the file ``temp`` the entry ``target``, as :func:`install`, but leave the old file at
+    ``temp``: return ``True`` when it is there, for :func:`remove_swapped_out` (which need not hold the lock).
+
+    Raises:
+        OSError: the rename failed; nothing was changed.
+    """
     global _exchange
     if _exchange is not None:
         try:
-            exchanged = _exchange(temp, target)
+            if _exchange(temp, target):
+                return True
         except NotImplementedError:
             _exchange = None
-        else:
-            if exchanged:
-                try:
-                    os.unlink(temp)
-                except IsADirectoryError:  # swapped a foreign directory away from the entry's path: put it back
-                    _exchange(temp, target)
-                    raise IsADirectoryError(
-                        errno.EISDIR, "An entry's path is occupied by a directory", target
-                    ) from None
-                except OSError:
-                    pass  # the new entry is in place; delete_expired removes the stale temporary file later
-                return
-    os.replace(temp, target)
+    os.replace(temp, target)  # a new entry, or a file system without the exchange
+    return False
+
+
+def remove_swapped_out(temp: str, target: str) -> None:
+    """Remove the old file that :func:`swap_in` left at ``temp``.
+
+    Raises:
+        IsADirectoryError: it was a foreign directory at the entry's path; it is put back at ``target``.
+    """
+    try:
+        os.unlink(temp)
+    except IsADirectoryError:  # swapped a foreign directory away from the entry's path: put it back
+        assert _exchange is not None  # only swap_in's exchange leaves an old file at temp
+        _exchange(temp, target)
+        raise IsADirectoryError(errno.EISDIR, "An entry's path is occupied by a directory", target) from None
+    except OSError:
+        pass  # the new entry is in place; delete_expired removes the stale temporary file later
 
 
 def fsync_directory(directory: str) -> None:

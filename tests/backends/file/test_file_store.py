@@ -127,6 +127,26 @@ async def test_write_onto_a_directory_raises_and_leaves_no_temporary_file(store:
     assert await store.get("key") is None
 
 
+async def test_counting_onto_a_directory_raises_and_writes_no_counter(store: FileStore) -> None:
+    await store.set("first", b"5")
+    occupied = entry_path(store, "second")
+    occupied.mkdir()
+    with pytest.raises(StoreError, match=str(occupied)):
+        await store.incr_and_read([("first", None), ("second", 60)])
+    with pytest.raises(StoreError, match=str(occupied)):
+        await store.incr("second")
+    assert occupied.is_dir(), "the foreign directory stays"
+    assert await store.get("first") == b"5", "nothing is written when one counter cannot be"
+    assert sorted(visible_files(directory_of(store))) == sorted([entry_name("first"), occupied.name])
+
+
+async def test_counting_removes_the_replaced_files(store: FileStore) -> None:
+    for _ in range(5):
+        await store.incr_and_read([("a", 60), ("b", None)])
+    assert await store.get_many(["a", "b"]) == {"a": b"5", "b": b"5"}
+    assert sorted(visible_files(directory_of(store))) == sorted([entry_name("a"), entry_name("b")])
+
+
 async def test_failed_write_message_names_the_path_not_the_value(store: FileStore) -> None:
     entry_path(store, "key").mkdir()
     with pytest.raises(StoreError) as raised:
