@@ -152,13 +152,20 @@ async def _gather(store: Counter, calls: Sequence[Awaitable[Any]]) -> list[Any]:
     return list(await asyncio.gather(*calls))
 
 
-async def _incr_and_read(
+def _incr_and_read(
     store: Counter, counters: Sequence[tuple[str, int]], reads: Sequence[str]
-) -> tuple[list[int], list[bytes | None]]:
+) -> Awaitable[tuple[list[int], list[bytes | None]]]:
     """Add 1 to each ``(key, expires_in)`` counter and read each key of ``reads`` in the fewest round trips the
     store allows: one call of its ``incr_and_read``, else ``incr`` and ``get_many`` (or ``get``) issued together."""
-    if getattr(store, "incr_and_read", None) is not None:
-        return await cast(BatchCounter, store).incr_and_read(counters, reads)
+    if getattr(store, "incr_and_read", None) is not None:  # its coroutine, without one of ours around it
+        return cast(BatchCounter, store).incr_and_read(counters, reads)  # (bench_rate_limit, memory)
+    return _incr_and_read_apart(store, counters, reads)
+
+
+async def _incr_and_read_apart(
+    store: Counter, counters: Sequence[tuple[str, int]], reads: Sequence[str]
+) -> tuple[list[int], list[bytes | None]]:
+    """:func:`_incr_and_read` for a store without ``incr_and_read``."""
     increments = [store.incr(counter, 1, expires_in=expires_in) for counter, expires_in in counters]
     get_many = getattr(store, "get_many", None)
     if not reads:

@@ -59,6 +59,19 @@ async def test_max_entries_evicts_least_recently_used_across_namespaces() -> Non
     assert await ns.get("d") == b"4"
 
 
+async def test_counters_of_a_bounded_store_take_part_in_its_bounds() -> None:
+    store = MemoryStore(max_entries=3)
+    await store.set("old", b"x")
+    assert await store.incr_and_read([("a", 60), ("b", None)]) == ([1, 1], [])
+    assert await store.incr_and_read([("a", 60), ("c", None)], ["b"]) == ([2, 1], [b"1"])
+    assert await store.get("old") is None  # the least recently used entry made room for the counters
+    assert await store.get_many(["a", "b", "c"]) == {"a": b"2", "b": b"1", "c": b"1"}
+    sized = MemoryStore(max_bytes=4)
+    await sized.set("big", b"123")
+    assert await sized.incr_and_read([("n", None), ("m", None)]) == ([1, 1], [])
+    assert await sized.get("big") is None  # 3 + 1 + 1 bytes > 4
+
+
 async def test_max_bytes_counts_value_lengths_across_namespaces() -> None:
     root = MemoryStore(max_bytes=10)
     ns = root.with_namespace("ns")
