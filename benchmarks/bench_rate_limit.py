@@ -6,7 +6,9 @@ Subjects, each on the same route (``GET /`` answering ``"ok"``):
   hour, fixed windows, headers on) over this package's store of the backend;
 - ``stock, 1 limit``: Litestar's ``RateLimitConfig`` / ``RateLimitMiddleware`` with one limit over Litestar's own store
   of the backend (what a Litestar application has today);
-- ``none``: the ``kv`` application without the rate-limiting middleware (memory only: the floor).
+- ``none``: the ``kv`` application without the rate-limiting middleware (memory only: the floor);
+- ``quiet``: ``kv`` with ``set_rate_limit_headers=False`` (memory only): what the four ``RateLimit-*`` headers of
+  every response cost, which the server spends most of serialising.
 
 The limits are far above what the load reaches, so every request is counted and admitted. Litestar's middleware
 keeps a JSON list of every request's time in its window, so its limit is per second, the window that keeps the
@@ -41,7 +43,8 @@ from testservers.redis import start_server
 from .http_harness import Subject, best_rates, describe_server, require_wrk
 
 BACKENDS = ("memory", "file", "redis")
-SUBJECTS = ("kv", "stock", "none")
+SUBJECTS = ("kv", "stock", "none", "quiet")
+MEMORY_ONLY = ("none", "quiet")
 HUGE = 10**9
 
 
@@ -69,7 +72,8 @@ def create_app() -> Litestar:
     plugin = KVStoresPlugin(KVStoresConfig(stores={"rate_limit": url}, cleanup_interval=None))
     if subject == "none":  # the same application without the rate-limiting middleware
         return Litestar([index], plugins=[plugin])
-    limited = KVRateLimitConfig(limits=[("second", HUGE), ("hour", HUGE)])
+    limits = [("second", HUGE), ("hour", HUGE)]
+    limited = KVRateLimitConfig(limits=limits, set_rate_limit_headers=subject != "quiet")
     return Litestar([index], middleware=[limited.middleware], plugins=[plugin])
 
 
@@ -77,7 +81,7 @@ def subjects(backend: str, redis_url: str, workdir: Path, workers: int) -> dict[
     """The subjects measured on ``backend``: ``kv`` and ``stock``, and ``none`` on memory."""
     chosen: dict[str, Subject] = {}
     for subject in SUBJECTS:
-        if subject == "none" and backend != "memory":
+        if subject in MEMORY_ONLY and backend != "memory":
             continue
         location = {"memory": "", "redis": redis_url}.get(backend, "")
         if backend == "file":
@@ -85,6 +89,14 @@ def subjects(backend: str, redis_url: str, workdir: Path, workers: int) -> dict[
         environment = {"BENCH_RL_SUBJECT": subject, "BENCH_RL_BACKEND": backend, "BENCH_RL_LOCATION": location}
         chosen[subject] = Subject("benchmarks.bench_rate_limit:create_app", environment)
     return chosen
+
+
+def _rate(rate: float | None) -> str:
+    return "-" if rate is None else f"{rate:,.0f}"
+
+
+def _ratio(numerator: float | None, denominator: float | None) -> str:
+    return "-" if numerator is None or denominator is None else f"{numerator / denominator:.2f}x"
 
 
 def main() -> None:
@@ -101,16 +113,18 @@ def main() -> None:
         for workers in (1, 2):
             processes = f"{workers} process{'es' if workers > 1 else ''}"
             print(f"### {describe_server()}, {processes}, wrk -c {args.connections}\n")
-            print("| backend | kv, 2 limits | stock, 1 limit | none | kv vs stock | none / kv |")
-            print("|---|---|---|---|---|---|")
+            print(
+                "| backend | kv, 2 limits | stock, 1 limit | none | kv, no headers | kv vs stock | none / kv "
+                "| none / kv, no headers |"
+            )
+            print("|---|---|---|---|---|---|---|---|")
             for backend in args.backends:
                 chosen = subjects(backend, redis_server.url, workdir, workers)
                 rates = best_rates(chosen, workers, workdir, args.duration, args.connections, args.rounds)
-                none = f"{rates['none']:,.0f}" if "none" in rates else "-"
-                floor = f"{rates['none'] / rates['kv']:.2f}x" if "none" in rates else "-"
+                kv, stock, none, quiet = (rates.get(subject) for subject in ("kv", "stock", "none", "quiet"))
                 print(
-                    f"| {backend} | {rates['kv']:,.0f} | {rates['stock']:,.0f} | {none} "
-                    f"| {rates['kv'] / rates['stock']:.2f}x | {floor} |",
+                    f"| {backend} | {_rate(kv)} | {_rate(stock)} | {_rate(none)} | {_rate(quiet)} "
+                    f"| {_ratio(kv, stock)} | {_ratio(none, kv)} | {_ratio(none, quiet)} |",
                     flush=True,
                 )
             print()
