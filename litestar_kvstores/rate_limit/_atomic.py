@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, cast
 from litestar.exceptions import ImproperlyConfiguredException
 from litestar.middleware.rate_limit import RateLimitConfig, RateLimitMiddleware
 
-from ._config import encoded_names, header_values, refuse_if_over, with_headers
+from ._config import encoded_names, refuse_if_over, with_headers
 from ._startup import CheckedStore
 from ._windows import DURATIONS, Counter, Limit, WindowEnds, count_request
 
@@ -75,5 +75,5 @@ class AtomicRateLimitMiddleware(RateLimitMiddleware):
         )
         refuse_if_over(self.config, usage)
         if set_headers:
-            send = with_headers(send, self._header_names, header_values(usage))
+            send = with_headers(send, self._header_names, usage)
         await self.app(scope, receive, send)

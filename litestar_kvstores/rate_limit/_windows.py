@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, cast
@@ -81,11 +80,20 @@ class Limit:
     """The window's length in seconds."""
     policy: str = field(init=False)
     """The limit as the ``RateLimit-Policy`` header states it: ``"10; w=60"``."""
+    encoded_policy: bytes = field(init=False, repr=False)
+    """:attr:`policy` as a header value."""
+    encoded_max: bytes = field(init=False, repr=False)
+    """:attr:`max_requests` as a header value."""
+    fixed_suffix: str = field(init=False, repr=False)
+    """What a budget's key gets appended for this limit's fixed-window counter."""
 
     def __post_init__(self) -> None:
         # computed once: read on every request (bench_rate_limit)
         object.__setattr__(self, "seconds", DURATIONS[self.unit])
         object.__setattr__(self, "policy", f"{self.max_requests}; w={self.seconds}")
+        object.__setattr__(self, "encoded_policy", self.policy.encode())
+        object.__setattr__(self, "encoded_max", b"%d" % self.max_requests)
+        object.__setattr__(self, "fixed_suffix", f"::fixed::{self.unit}")
 
 
 class Usage(NamedTuple):
@@ -178,39 +186,40 @@ async def _incr_and_read_apart(
 
 
 class WindowEnds:
-    """When fixed windows end, remembered in this process (least recently used first out).
+    """When fixed windows end, remembered in this process (the longest remembered first out).
 
     A counter's expiry is set when it is created and never moved, so its end, once known, stays true until it
-    passes: the reset time is read from the store once per window and key, not once per request.
+    passes: the reset time is read from the store once per window and key, not once per request. A forgotten end
+    costs one read of the counter's lifetime; a plain dictionary without recency order keeps the look-up that
+    every request makes cheap (bench_rate_limit, memory).
     """
 
     __slots__ = ("_ends", "max_entries")
 
     def __init__(self, max_entries: int = 10_000) -> None:
         self.max_entries = max_entries
-        self._ends: OrderedDict[str, float] = OrderedDict()
+        self._ends: dict[str, float] = {}
 
     def get(self, key: str, now: float) -> float | None:
+        """Return the end of ``key``'s window, or ``None`` when it is unknown or has passed by ``now``."""
         end = self._ends.get(key)
-        if end is None:
-            return None
-        if end <= now:
-            del self._ends[key]
-            return None
-        self._ends.move_to_end(key)
-        return end
+        if end is None or end > now:
+            return end
+        del self._ends[key]
+        return None
 
     def set(self, key: str, end: float) -> None:
-        self._ends[key] = end
-        self._ends.move_to_end(key)
-        if len(self._ends) > self.max_entries:
-            self._ends.popitem(last=False)
+        """Remember that ``key``'s window ends at ``end``."""
+        ends = self._ends
+        ends[key] = end
+        if len(ends) > self.max_entries:
+            del ends[next(iter(ends))]
 
 
 async def _count_fixed(
     store: Counter, key: str, limits: Sequence[Limit], *, want_reset: bool, ends: WindowEnds
 ) -> list[Usage]:
-    keys = [f"{key}::fixed::{limit.unit}" for limit in limits]
+    keys = [key + limit.fixed_suffix for limit in limits]
     counters = [(counter, limit.seconds) for counter, limit in zip(keys, limits, strict=True)]
     counts, _ = await _incr_and_read(store, counters, ())
     now = time.monotonic()

@@ -7,6 +7,8 @@ import asyncio
 import pytest
 from litestar.testing import AsyncTestClient
 
+from litestar_kvstores import MemoryStore
+from litestar_kvstores.rate_limit._windows import Limit, WindowEnds, count_request
 from tests.support.rate_limit import limited_app, sleep_until_fraction, statuses
 
 LIMIT = 10
@@ -34,3 +36,27 @@ async def test_a_sliding_window_admits_little_more_than_the_limit_across_an_edge
     assert admitted < 1.5 * LIMIT, admitted
     refused = next(r for r in second if r.status_code == 429)
     assert 1 <= int(refused.headers["Retry-After"]) <= 2
+
+
+def test_window_ends_are_forgotten_when_passed_and_beyond_their_bound() -> None:
+    ends = WindowEnds(max_entries=2)
+    ends.set("a", 10.0)
+    ends.set("b", 20.0)
+    assert (ends.get("a", 5.0), ends.get("b", 5.0)) == (10.0, 20.0)
+    assert ends.get("a", 10.0) is None  # passed: forgotten
+    assert ends.get("a", 5.0) is None
+    ends.set("a", 30.0)
+    ends.set("c", 40.0)  # a third end: the longest remembered ("b") goes
+    assert (ends.get("b", 5.0), ends.get("a", 5.0), ends.get("c", 5.0)) == (None, 30.0, 40.0)
+
+
+async def test_a_forgotten_window_end_is_read_again_from_the_store() -> None:
+    store = MemoryStore()
+    ends = WindowEnds(max_entries=1)
+    limits = [Limit("minute", 10)]
+    await count_request(store, "{a}", limits, "fixed", want_reset=True, ends=ends)
+    await asyncio.sleep(1.1)
+    await count_request(store, "{b}", limits, "fixed", want_reset=True, ends=ends)  # evicts "{a}"'s end
+    (usage,) = await count_request(store, "{a}", limits, "fixed", want_reset=True, ends=ends)
+    assert usage.used == 2
+    assert 50 <= usage.reset <= 59  # read from the counter's lifetime, not assumed to be a whole window
