@@ -296,6 +296,7 @@ def machine_class(
                 self.model.put(slot, str(amount).encode(), ttl, t0, t1)
             else:
                 assert answer == amount == kept, f"incr {slot}: {answer!r}, expected {kept} or {amount}"
+                entry.value = str(kept).encode()  # the value of both histories; only the expiry is in doubt
                 if ttl is None or entry.deadline is None:
                     self.model.forget_unknown(slot)
                 else:
