@@ -22,7 +22,7 @@ from .base import KVStore
 from .cli_operations import OPERATION_COMMANDS, app_registry, named_store, progress_bar
 from .operations import count_tree
 from .registry import StoreRegistry
-from .wrappers import EncryptedStore, ReadOnlyStore, StoreWrapper
+from .wrappers import ReadOnlyStore, StoreWrapper
 
 try:  # the same click flavour as Litestar's own commands
     import rich_click as click
@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from litestar import Litestar
     from litestar.config.app import AppConfig
     from litestar.stores.base import Store
+
+    from .wrappers.encrypted import EncryptedStore
 
 __all__ = ("KVStoresCLIPlugin", "StoreRefused", "describe_address", "encrypted_store", "stores_group")
 
@@ -173,6 +175,10 @@ def encrypted_store(store: Store) -> EncryptedStore | None:
         StoreRefused: a :class:`~litestar_kvstores.wrappers.ReadOnlyStore` wraps it: this application must not
             write it.
     """
+    try:
+        from .wrappers.encrypted import EncryptedStore
+    except ImportError:  # without the crypto extra no store can be encrypted
+        return None
     read_only = False
     while isinstance(store, StoreWrapper):
         if isinstance(store, EncryptedStore):
