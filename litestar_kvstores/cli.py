@@ -1,4 +1,5 @@
-"""``litestar stores list | stats | clear NAME | delete-expired``: look after an application's stores from a shell.
+"""``litestar stores list | stats | clear NAME | delete-expired | reencrypt [NAME ...]``: look after an
+application's stores from a shell.
 
 :class:`~litestar_kvstores.plugin.KVStoresPlugin` adds these commands; an application that passes its stores with
 plain ``stores=`` gets them from :class:`KVStoresCLIPlugin`. Every command prints one line per store; a store that
@@ -18,8 +19,10 @@ from litestar.plugins import CLIPluginProtocol, InitPluginProtocol
 from litestar.stores.registry import StoreRegistry as LitestarStoreRegistry
 
 from .base import KVStore
-from .cli_operations import OPERATION_COMMANDS, app_registry, named_store
+from .cli_operations import OPERATION_COMMANDS, app_registry, named_store, progress_bar
+from .operations import count_tree
 from .registry import StoreRegistry
+from .wrappers import ReadOnlyStore, StoreWrapper
 
 try:  # the same click flavour as Litestar's own commands
     import rich_click as click
@@ -31,7 +34,9 @@ if TYPE_CHECKING:
     from litestar.config.app import AppConfig
     from litestar.stores.base import Store
 
-__all__ = ("KVStoresCLIPlugin", "describe_address", "stores_group")
+    from .wrappers.encrypted import EncryptedStore
+
+__all__ = ("KVStoresCLIPlugin", "StoreRefused", "describe_address", "encrypted_store", "stores_group")
 
 
 def describe_address(store: Store) -> str:
@@ -57,8 +62,13 @@ async def _close_all(app: Litestar) -> None:
             click.echo(f"closing {type(store).__name__} failed: {exc}", err=True)
 
 
+class StoreRefused(Exception):
+    """A command does not apply to a store it was asked to work on: its line says why, and the command exits 1."""
+
+
 def _for_each_store(app: Litestar, stores: dict[str, Store], describe: Callable[[Store], Awaitable[str]]) -> None:
-    """Print one line per store with ``describe(store)``; a failing store prints its error. Exit 1 if any failed."""
+    """Print one line per store with ``describe(store)``; a failing store prints its error (a
+    :class:`StoreRefused` store its reason). Exit 1 if any failed or was refused."""
     failed = False
 
     async def run() -> None:
@@ -67,6 +77,9 @@ def _for_each_store(app: Litestar, stores: dict[str, Store], describe: Callable[
             for name, store in stores.items():
                 try:
                     detail = await describe(store)
+                except StoreRefused as exc:
+                    failed = True
+                    detail = str(exc)
                 except Exception as exc:
                     failed = True
                     detail = f"error: {type(exc).__name__}: {exc}"
@@ -153,7 +166,96 @@ def delete_expired_command(app: Litestar) -> None:
     _for_each_store(app, app_registry(app).cleanup_targets(), _delete_expired)
 
 
-for _command in (list_command, stats_command, clear_command, delete_expired_command, *OPERATION_COMMANDS):
+def encrypted_store(store: Store) -> EncryptedStore | None:
+    """The :class:`~litestar_kvstores.wrappers.EncryptedStore` that ``store`` is, or wraps (following each
+    wrapper's ``store``: a :class:`~litestar_kvstores.wrappers.TieredStore`'s far store, a
+    :class:`~litestar_kvstores.wrappers.FallbackStore`'s primary); ``None`` when there is none.
+
+    Raises:
+        StoreRefused: a :class:`~litestar_kvstores.wrappers.ReadOnlyStore` wraps it: this application must not
+            write it.
+    """
+    try:
+        from .wrappers.encrypted import EncryptedStore
+    except ImportError:  # without the crypto extra no store can be encrypted
+        return None
+    read_only = False
+    while isinstance(store, StoreWrapper):
+        if isinstance(store, EncryptedStore):
+            if read_only:
+                raise StoreRefused("read-only: not re-encrypted (run the command where the store is writable)")
+            return store
+        read_only = read_only or isinstance(store, ReadOnlyStore)
+        store = store.store
+    return None
+
+
+def _encrypted_stores(app: Litestar) -> dict[str, Store]:
+    """Every store of the app that is encrypted, each once: the listed ones, and the namespaces of the default
+    store that :class:`~litestar_kvstores.KVStoresPlugin`'s ``wrappers`` encrypt by name (created now)."""
+    from .plugin import KVStoresPlugin
+
+    registry = app_registry(app)
+    stores = registry.managed_stores()
+    try:
+        wrappers = app.plugins.get(KVStoresPlugin).config.wrappers
+    except KeyError:  # KVStoresCLIPlugin: every store is listed
+        wrappers = {}
+    for name, options in wrappers.items():
+        if options.get("encrypt") and name != "default" and name not in stores:
+            stores[name] = registry.get(name)
+    found: dict[str, Store] = {}
+    seen: set[int] = set()
+    for name, store in stores.items():
+        try:
+            encrypted = encrypted_store(store)
+        except StoreRefused:
+            encrypted = None  # said on its line only when named
+        if encrypted is not None and id(encrypted) not in seen:
+            seen.add(id(encrypted))
+            found[name] = store
+    return found
+
+
+@click.command("reencrypt")
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@click.option("--dry-run", is_flag=True, help="Count the values an older key encrypted; rewrite nothing.")
+def reencrypt_command(app: Litestar, names: tuple[str, ...], dry_run: bool) -> None:
+    """Rewrite the values an older key encrypted under the first key, in each encrypted store NAME (default: every
+    encrypted store of the app); one line per store with how many were rewritten.
+
+    Put the new key first in every process's key list (keeping the old one) before running it; drop the old key
+    once the command reports rewritten=0. It is safe while the application writes and can be run again. A NAME
+    that is not encrypted, or that this application reads only, is said so on its line and the command exits 1.
+    """
+    if names:
+        registry = app_registry(app)
+        stores = {name: named_store(registry, name, "NAME") for name in names}
+    else:
+        stores = _encrypted_stores(app)
+        if not stores:
+            click.echo("no encrypted stores")
+            return
+
+    async def reencrypt(store: Store) -> str:
+        encrypted = encrypted_store(store)
+        if encrypted is None:
+            raise StoreRefused("not encrypted: no EncryptedStore in it, nothing to re-encrypt")
+        with progress_bar("counting" if dry_run else "re-encrypting", await count_tree(encrypted)) as update:
+            count = await encrypted.reencrypt(dry_run=dry_run, progress=update)
+        return f"would_rewrite={count}" if dry_run else f"rewritten={count}"
+
+    _for_each_store(app, stores, reencrypt)
+
+
+for _command in (
+    list_command,
+    stats_command,
+    clear_command,
+    delete_expired_command,
+    reencrypt_command,
+    *OPERATION_COMMANDS,
+):
     stores_group.add_command(_command)  # LitestarGroup.add_command injects ``app``
 
 

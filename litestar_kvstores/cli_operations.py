@@ -41,7 +41,15 @@ if TYPE_CHECKING:
     from litestar import Litestar
     from litestar.stores.base import Store
 
-__all__ = ("OPERATION_COMMANDS", "app_registry", "copy_command", "export_command", "import_command", "named_store")
+__all__ = (
+    "OPERATION_COMMANDS",
+    "app_registry",
+    "copy_command",
+    "export_command",
+    "import_command",
+    "named_store",
+    "progress_bar",
+)
 
 
 def app_registry(app: Litestar) -> StoreRegistry:
@@ -99,7 +107,7 @@ def _human(count: float) -> str:
 
 
 @contextmanager
-def _progress(label: str, total: int | None) -> Iterator[Callable[[int, int], None]]:
+def progress_bar(label: str, total: int | None) -> Iterator[Callable[[int, int], None]]:
     """A progress bar on stderr (when it is a terminal) showing keys, keys/s and bytes/s; yields the update."""
     console = Console(stderr=True)
     columns = (
@@ -167,7 +175,7 @@ def copy_command(
 
     async def main() -> None:
         async with _opened(app, source) as src, _opened(app, destination) as dst:
-            with _progress("dry run" if dry_run else "copying", await count_tree(src)) as update:
+            with progress_bar("dry run" if dry_run else "copying", await count_tree(src)) as update:
                 summary = await copy_tree(src, dst, existing=existing, dry_run=dry_run, progress=update)
         _finish(summary, "would copy" if dry_run else "copied")
 
@@ -182,7 +190,7 @@ def export_command(app: Litestar, name: str, file: str) -> None:
 
     async def main() -> None:
         async with _opened(app, name) as store:
-            with _output(file) as out, _progress("exporting", await count_tree(store)) as update:
+            with _output(file) as out, progress_bar("exporting", await count_tree(store)) as update:
                 summary = await export_tree(store, out, progress=update)
         click.echo(f"exported: {summary}", err=file == "-")
 
@@ -201,7 +209,7 @@ def import_command(app: Litestar, file: str, name: str, skip_existing: bool) -> 
 
     async def main() -> None:
         async with _opened(app, name) as store:
-            with _input(file) as lines, _progress("importing", None) as update:
+            with _input(file) as lines, progress_bar("importing", None) as update:
                 try:
                     summary = await import_tree(
                         store, lines, existing="skip" if skip_existing else "overwrite", progress=update

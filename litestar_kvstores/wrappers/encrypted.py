@@ -28,6 +28,7 @@ from .keys import decode_key
 
 if TYPE_CHECKING:
     from ..base import TTL, KVStore
+    from ..operations import Progress
 
 __all__ = ("EncryptedStore",)
 
@@ -164,7 +165,7 @@ class EncryptedStore(StoreWrapper):
             and stored[len(MAGIC) + 1 : _HEADER_BYTES] != self._keyring.primary_id
         )
 
-    async def reencrypt(self) -> int:
+    async def reencrypt(self, *, dry_run: bool = False, progress: Progress | None = None) -> int:
         """Rewrite every value of this namespace (and, where the store can list them, of its child namespaces)
         that an older key encrypted, under the first key, keeping each entry's expiry (rounded up to a second).
 
@@ -174,22 +175,29 @@ class EncryptedStore(StoreWrapper):
         another writer replaces while this runs keeps that writer's value (it is not counted), so it is safe to run
         while the application writes.
 
+        Args:
+            dry_run: Only count the values an older key encrypted (and that the configured keys decrypt); write
+                nothing.
+            progress: Called after each key with (1, the bytes of its stored value, 0 when it was missing).
+
         Returns:
-            How many values were rewritten.
+            How many values were rewritten (with ``dry_run``: would be).
         """
         rewritten = 0
         async for key in self.store.keys():
             remaining = await self.store.expires_in(key)  # first: an entry that expires meanwhile is then skipped
             stored = await self.store.get(key)
+            if progress is not None:
+                progress(1, 0 if stored is None else len(stored))
             if stored is None or not self.needs_reencryption(stored):
                 continue
             value = self._decode(key, stored)
             if value is None:
                 continue
-            if await self.store.compare_and_set(key, stored, self._encode(key, value), remaining):
+            if dry_run or await self.store.compare_and_set(key, stored, self._encode(key, value), remaining):
                 rewritten += 1
         namespaces = getattr(self.store, "namespaces", None)
         if namespaces is not None:
             async for name in namespaces():
-                rewritten += await self.with_namespace(name).reencrypt()
+                rewritten += await self.with_namespace(name).reencrypt(dry_run=dry_run, progress=progress)
         return rewritten

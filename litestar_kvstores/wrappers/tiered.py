@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from ..base import KVStore
-from ..validation import ttl_seconds
+from ..validation import encode_value, ttl_seconds
 from .base import StoreWrapper
 
 if TYPE_CHECKING:
@@ -17,6 +17,21 @@ if TYPE_CHECKING:
     from ..base import TTL
 
 __all__ = ("TieredStore",)
+
+
+def _far_lifetime(remaining: int | None, renew_seconds: float | None = None) -> float | None:
+    """The seconds a far entry is sure to live from when its ``expires_in`` was read (``remaining``), ``None`` if it
+    does not expire; a renewing read (``renew_seconds``) gave it that lifetime.
+
+    The expiry is read before the value, and not concurrently with it: a value read after its expiry cannot
+    outlive it, whereas an entry that expired between a value read and a later expiry read would look like one
+    without expiry and be kept near for the whole ``near_ttl``.
+    """
+    if remaining is None:
+        return None
+    if renew_seconds is not None:
+        return renew_seconds
+    return remaining - 1.0  # expires_in rounds up: the entry lives between remaining - 1 and remaining
 
 
 class TieredStore(StoreWrapper):
@@ -28,7 +43,9 @@ class TieredStore(StoreWrapper):
       ``delete_all`` and ``delete_expired`` clear both; ``incr`` counts in the far store and drops the near copy.
     - ``get`` with ``renew_for`` always reads the far store (the renewal must reach it); ``exists``,
       ``expires_in``, ``keys``, ``count`` and ``ping`` ask the far store; ``get_many`` answers what the near
-      store holds and reads the rest from the far store without keeping near copies.
+      store holds, reads the rest from the far store and keeps near copies of what it found there, as ``get`` does.
+    - A read through reads the far entry's expiry, then its value, so an entry that expires in between is never
+      kept near longer than it lived far.
 
     Staleness: a write or delete made through another process (or another TieredStore) is visible here within
     ``near_ttl`` seconds at the latest; writes through this store are visible here at once.
@@ -68,12 +85,23 @@ class TieredStore(StoreWrapper):
         child.near = self.near.with_namespace(namespace)
         return child
 
-    async def _keep_near(self, key: str, value: bytes, far_ttl: float | None, started: float) -> None:
-        """Keep a near copy for ``near_ttl`` at most, and not past ``far_ttl`` seconds counted from ``started``."""
+    def _near_lifetime(self, far_ttl: float | None, started: float) -> float | None:
+        """Seconds a near copy may live: ``near_ttl`` at most and not past ``far_ttl`` seconds counted from
+        ``started`` (``far_ttl`` ``None``: the far entry does not expire); ``None`` when no copy should be kept."""
         ttl = self.near_ttl if far_ttl is None else min(self.near_ttl, far_ttl)
         ttl -= time.monotonic() - started
-        if ttl > 0:
+        return ttl if ttl > 0 else None
+
+    async def _keep_near(self, mapping: Mapping[str, bytes], far_ttl: float | None, started: float) -> None:
+        """Keep near copies of ``mapping`` for :meth:`_near_lifetime`."""
+        ttl = self._near_lifetime(far_ttl, started)
+        if ttl is None or not mapping:
+            return
+        if len(mapping) == 1:
+            [(key, value)] = mapping.items()
             await self.near.set(key, value, ttl)
+        else:
+            await self.near.set_many(mapping, ttl)
 
     async def get(self, key: str, renew_for: TTL | None = None) -> bytes | None:
         """Return the value of ``key`` from the near store, else from the far store (keeping a near copy)."""
@@ -83,44 +111,46 @@ class TieredStore(StoreWrapper):
                 return value
         renew_seconds = ttl_seconds(renew_for, "renew_for")
         started = time.monotonic()
-        # both in one turn of the event loop: one round trip where the far store pipelines
-        value, remaining = await asyncio.gather(self.store.get(key, renew_for), self.store.expires_in(key))
+        remaining = await self.store.expires_in(key)  # before the value: see _far_lifetime
+        value = await self.store.get(key, renew_for)
         if value is None:
             if renew_for is not None:
                 await self.near.delete(key)
             return None
-        if remaining is None:
-            far_ttl = None
-        elif renew_seconds is not None:
-            far_ttl = renew_seconds
-        else:
-            far_ttl = remaining - 1.0  # expires_in rounds up: the entry lives between remaining - 1 and remaining
-        await self._keep_near(key, value, far_ttl, started)
+        await self._keep_near({key: value}, _far_lifetime(remaining, renew_seconds), started)
         return value
 
     async def set(self, key: str, value: str | bytes, expires_in: TTL | None = None) -> None:
         """Write ``value`` to the far store, then keep a near copy."""
         started = time.monotonic()
         await self.store.set(key, value, expires_in)
-        await self._keep_near(
-            key, value.encode() if isinstance(value, str) else value, ttl_seconds(expires_in), started
-        )
+        await self._keep_near({key: encode_value(value)}, ttl_seconds(expires_in), started)
 
     async def set_many(self, mapping: Mapping[str, str | bytes], expires_in: TTL | None = None) -> None:
         """Write every item to the far store, then keep near copies."""
         started = time.monotonic()
         await self.store.set_many(mapping, expires_in)
-        far_ttl = ttl_seconds(expires_in)
-        ttl = (self.near_ttl if far_ttl is None else min(self.near_ttl, far_ttl)) - (time.monotonic() - started)
-        if ttl > 0:
+        ttl = self._near_lifetime(ttl_seconds(expires_in), started)
+        if ttl is not None:
             await self.near.set_many(mapping, ttl)
 
     async def get_many(self, keys: Iterable[str]) -> dict[str, bytes | None]:
-        """Return each key's value: near copies where there are some, the far store's for the rest."""
+        """Return each key's value: near copies where there are some, the far store's for the rest (keeping near
+        copies of those, as :meth:`get` does; a key missing in both stores is not kept)."""
         found = await self.near.get_many(list(keys))
         missing = [key for key, value in found.items() if value is None]
-        if missing:
-            found.update(await self.store.get_many(missing))
+        if not missing:
+            return found
+        started = time.monotonic()
+        remaining = await asyncio.gather(*(self.store.expires_in(key) for key in missing))  # first: _far_lifetime
+        values = await self.store.get_many(missing)
+        found.update(values)
+        by_lifetime: dict[float | None, dict[str, bytes]] = {}
+        for key, seconds in zip(missing, remaining, strict=True):
+            value = values.get(key)
+            if value is not None:
+                by_lifetime.setdefault(_far_lifetime(seconds), {})[key] = value
+        await asyncio.gather(*(self._keep_near(mapping, far_ttl, started) for far_ttl, mapping in by_lifetime.items()))
         return found
 
     async def delete(self, key: str) -> None:

@@ -185,6 +185,20 @@ async def test_reencrypt_rewrites_old_values_under_the_first_key_keeping_expirie
     assert await rotated.reencrypt() == 0
 
 
+async def test_reencrypt_dry_run_counts_without_writing_and_progress_sees_every_key(inner: KVStore) -> None:
+    old = EncryptedStore(inner, keys=[KEY_A])
+    await old.set_many({"a": b"one", "b": b"two"})
+    await old.incr("counter")
+    before = await inner.get_many(["a", "b"])
+    rotated = EncryptedStore(inner, keys=[KEY_B, KEY_A])
+    seen: list[tuple[int, int]] = []
+    assert await rotated.reencrypt(dry_run=True, progress=lambda keys, size: seen.append((keys, size))) == 2
+    assert await inner.get_many(["a", "b"]) == before  # nothing written
+    assert sorted(seen) == sorted([(1, len(before["a"] or b"")), (1, len(before["b"] or b"")), (1, 1)])
+    assert await rotated.reencrypt() == 2
+    assert await rotated.reencrypt(dry_run=True) == 0
+
+
 async def test_reencrypt_keeps_a_value_another_writer_replaced_meanwhile() -> None:
     class RacingStore(MemoryStore):
         """Another writer replaces ``raced`` just after each read of it (between reencrypt's read and its write)."""

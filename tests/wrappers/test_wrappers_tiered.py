@@ -11,7 +11,7 @@ import pytest
 from litestar_kvstores import MemoryStore
 from litestar_kvstores.base import KVStore
 from litestar_kvstores.redis import RedisStore
-from litestar_kvstores.wrappers import InstrumentedStore, TieredStore
+from litestar_kvstores.wrappers import InstrumentedStore, StoreWrapper, TieredStore
 from tests.support.stores import unique_namespace
 from tests.support.wrappers import write_through_tiered
 
@@ -76,6 +76,90 @@ async def test_a_renewing_read_renews_the_far_entry(redis_store: KVStore) -> Non
     await store.set("session", b"s", expires_in=5)
     assert await store.get("session", renew_for=100) == b"s"
     assert await redis_store.expires_in("session") == 100
+
+
+async def test_get_many_keeps_near_copies_of_what_it_read_far(redis_store: KVStore) -> None:
+    near = MemoryStore()
+    far = counted(redis_store)
+    store = TieredStore(near, far, near_ttl=10)
+    await redis_store.set("forever", b"f")
+    await redis_store.set("short", b"s", expires_in=3)
+    await redis_store.set("long", b"l", expires_in=100)
+    await store.set("near", b"n")
+    keys = ["forever", "short", "long", "near", "nowhere"]
+    expected = {"forever": b"f", "short": b"s", "long": b"l", "near": b"n", "nowhere": None}
+    assert await store.get_many(keys) == expected
+    # as get: near_ttl at most, and at most the far entry's remaining lifetime less the second expires_in rounds up
+    assert {key: await near.expires_in(key) for key in keys} == {
+        "forever": 10,
+        "short": 2,
+        "long": 10,
+        "near": 10,
+        "nowhere": None,
+    }
+    assert not await near.exists("nowhere")  # missing everywhere: nothing kept
+    before = far.stats()["operations"]
+    assert await store.get_many(["forever", "short", "long", "near"]) == {
+        key: value for key, value in expected.items() if value is not None
+    }
+    assert far.stats()["operations"] == before  # all answered near
+
+
+async def test_get_many_and_get_keep_the_same_near_expiry(redis_store: KVStore) -> None:
+    by_get, by_get_many = MemoryStore(), MemoryStore()
+    await redis_store.set_many({"a": b"1", "b": b"2"}, expires_in=4)
+    await redis_store.set("c", b"3")
+    for key in ("a", "b", "c"):
+        assert await TieredStore(by_get, redis_store, near_ttl=30).get(key) is not None
+    await TieredStore(by_get_many, redis_store, near_ttl=30).get_many(["a", "b", "c"])
+    for key in ("a", "b", "c"):
+        assert await by_get_many.get(key) == await by_get.get(key)
+        assert await by_get_many.expires_in(key) == await by_get.expires_in(key)
+
+
+async def test_a_near_copy_from_get_many_never_outlives_the_far_expiry(redis_store: KVStore) -> None:
+    store = TieredStore(MemoryStore(), redis_store, near_ttl=60)
+    await redis_store.set("k", b"v", expires_in=2)
+    assert await store.get_many(["k"]) == {"k": b"v"}
+    await asyncio.sleep(2.1)
+    assert await store.get_many(["k"]) == {"k": None}
+
+
+async def test_a_key_deleted_far_after_get_many_is_served_near_for_near_ttl_at_most(redis_store: KVStore) -> None:
+    store = TieredStore(MemoryStore(), redis_store, near_ttl=0.5)
+    await redis_store.set_many({"a": b"1", "b": b"2"})
+    assert await store.get_many(["a", "b"]) == {"a": b"1", "b": b"2"}
+    filled = time.monotonic()
+    await redis_store.delete("a")  # by another writer: this store cannot know
+    if time.monotonic() - filled < 0.4:
+        assert await store.get_many(["a", "b"]) == {"a": b"1", "b": b"2"}  # the documented staleness
+    await asyncio.sleep(max(0.0, filled + 0.55 - time.monotonic()))
+    assert await store.get_many(["a", "b"]) == {"a": None, "b": b"2"}
+
+
+class SlowExpiryStore(StoreWrapper):
+    """Takes ``delay`` seconds to answer ``expires_in`` (it reads the expiry after the delay)."""
+
+    __slots__ = ("delay",)
+
+    def __init__(self, store: KVStore, delay: float) -> None:
+        super().__init__(store)
+        self.delay = delay
+
+    async def expires_in(self, key: str) -> int | None:
+        await asyncio.sleep(self.delay)
+        return await super().expires_in(key)
+
+
+@pytest.mark.parametrize("read", ["get", "get_many"])
+async def test_an_entry_that_expires_during_a_read_through_is_not_kept_near(redis_store: KVStore, read: str) -> None:
+    near = MemoryStore()
+    store = TieredStore(near, SlowExpiryStore(redis_store, delay=0.7), near_ttl=60)
+    await redis_store.set("k", b"v", expires_in=0.5)
+    # read concurrently with the value, the expiry would come back None (expired) and look like "no expiry"
+    value = await store.get("k") if read == "get" else (await store.get_many(["k"]))["k"]
+    assert value is None
+    assert not await near.exists("k")
 
 
 async def test_a_write_in_another_process_is_visible_within_near_ttl(redis_url: str) -> None:
