@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from ..base import KVStore
 from ..validation import encode_value, ttl_seconds
@@ -21,12 +21,7 @@ __all__ = ("TieredStore",)
 
 def _far_lifetime(remaining: int | None, renew_seconds: float | None = None) -> float | None:
     """The seconds a far entry is sure to live from when its ``expires_in`` was read (``remaining``), ``None`` if it
-    does not expire; a renewing read (``renew_seconds``) gave it that lifetime.
-
-    The expiry is read before the value, and not concurrently with it: a value read after its expiry cannot
-    outlive it, whereas an entry that expired between a value read and a later expiry read would look like one
-    without expiry and be kept near for the whole ``near_ttl``.
-    """
+    does not expire; a renewing read (``renew_seconds``) gave it that lifetime."""
     if remaining is None:
         return None
     if renew_seconds is not None:
@@ -44,8 +39,11 @@ class TieredStore(StoreWrapper):
     - ``get`` with ``renew_for`` always reads the far store (the renewal must reach it); ``exists``,
       ``expires_in``, ``keys``, ``count`` and ``ping`` ask the far store; ``get_many`` answers what the near
       store holds, reads the rest from the far store and keeps near copies of what it found there, as ``get`` does.
-    - A read through reads the far entry's expiry, then its value, so an entry that expires in between is never
-      kept near longer than it lived far.
+    - A read through asks the far store for the expiry and the value at once, the expiry first (one round trip on
+      a pipelining store, which answers in that order). An entry whose value came back but whose expiry did not
+      (``expires_in`` answers ``None`` both for "no expiry" and for "gone") is asked ``exists``: one that expired
+      between the two reads is not kept near, so a near copy never outlives its far entry by more than the
+      rounding of ``expires_in``.
 
     Staleness: a write or delete made through another process (or another TieredStore) is visible here within
     ``near_ttl`` seconds at the latest; writes through this store are visible here at once.
@@ -111,14 +109,28 @@ class TieredStore(StoreWrapper):
                 return value
         renew_seconds = ttl_seconds(renew_for, "renew_for")
         started = time.monotonic()
-        remaining = await self.store.expires_in(key)  # before the value: see _far_lifetime
-        value = await self.store.get(key, renew_for)
+        remaining, value = await asyncio.gather(self.store.expires_in(key), self.store.get(key, renew_for))
         if value is None:
             if renew_for is not None:
                 await self.near.delete(key)
             return None
-        await self._keep_near({key: value}, _far_lifetime(remaining, renew_seconds), started)
+        if not await self._expired_meanwhile({key: value}, [remaining]):
+            await self._keep_near({key: value}, _far_lifetime(remaining, renew_seconds), started)
         return value
+
+    async def _expired_meanwhile(self, values: Mapping[str, bytes | None], remaining: Iterable[int | None]) -> set[str]:
+        """Return the keys of ``values`` read with a value but whose expiry, read at the same time, came back ``None``
+        and that the far store no longer holds: they expired between the two reads (one ``exists`` each, asked only
+        for a found entry without an expiry)."""
+        doubtful = [
+            key
+            for (key, value), seconds in zip(values.items(), remaining, strict=True)
+            if value is not None and seconds is None
+        ]
+        if not doubtful:
+            return set()
+        there = await asyncio.gather(*(self.store.exists(key) for key in doubtful))
+        return {key for key, still in zip(doubtful, there, strict=True) if not still}
 
     async def set(self, key: str, value: str | bytes, expires_in: TTL | None = None) -> None:
         """Write ``value`` to the far store, then keep a near copy."""
@@ -142,13 +154,18 @@ class TieredStore(StoreWrapper):
         if not missing:
             return found
         started = time.monotonic()
-        remaining = await asyncio.gather(*(self.store.expires_in(key) for key in missing))  # first: _far_lifetime
-        values = await self.store.get_many(missing)
-        found.update(values)
+        # the expiries first, as in get; gather keeps the order of the calls
+        remaining_and_values = await asyncio.gather(
+            *(self.store.expires_in(key) for key in missing), self.store.get_many(missing)
+        )
+        remaining = cast("list[int | None]", remaining_and_values[:-1])
+        values = cast("dict[str, bytes | None]", remaining_and_values[-1])
+        read = {key: values.get(key) for key in missing}
+        found.update(read)
+        gone = await self._expired_meanwhile(read, remaining)
         by_lifetime: dict[float | None, dict[str, bytes]] = {}
-        for key, seconds in zip(missing, remaining, strict=True):
-            value = values.get(key)
-            if value is not None:
+        for (key, value), seconds in zip(read.items(), remaining, strict=True):
+            if value is not None and key not in gone:
                 by_lifetime.setdefault(_far_lifetime(seconds), {})[key] = value
         await asyncio.gather(*(self._keep_near(mapping, far_ttl, started) for far_ttl, mapping in by_lifetime.items()))
         return found
