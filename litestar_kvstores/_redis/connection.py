@@ -65,9 +65,9 @@ class Connection:
     pipeline is written is left out of it.
 
     On a cluster, a node that fails (a broken or refused connection, a timeout) or a slot that no node serves in the
-    client's map of slots has the cluster client read the map again, in the background: after a failover, the next
-    commands go to the promoted replica even under a load that keeps every command in a pipeline. The commands that
-    failed fail to their callers (a write may have run; it is not sent again).
+    client's map of slots has the cluster client read the map again: after a failover, the next commands go to the
+    promoted replica even under a load that keeps every command in a pipeline. The commands that failed fail to their
+    callers at once (a write may have run; it is not sent again); commands issued during the refresh wait for it.
 
     Every call runs inside ``with connection.errors:``, which turns the library's exceptions into
     :class:`~litestar_kvstores.StoreError` / :class:`~litestar_kvstores.StoreUnavailableError`.
@@ -134,13 +134,16 @@ class Connection:
         """Run one command on one key (``command[1]``, ``command[3]`` for ``EVALSHA``) and return its reply.
 
         Replies are the server's (``SET`` answers ``b"OK"``; ``True`` when a cluster client ran a redirected
-        ``SET``); an error reply raises the library's exception.
+        ``SET``); an error reply raises the library's exception. While a cluster client's map of slots is being
+        refreshed (:meth:`_map_failed`), the command waits for the new map.
 
         Raises:
             StoreError: the store was closed.
         """
         if not self.ready:
             await self._prepare()
+        if self._refresh is not None:  # valkey-py's refresh closes the connections of the old map's nodes
+            await asyncio.wait((self._refresh,))
         if self._queue is not None or (self._in_flight and self.auto_pipeline):
             return await self._enqueue(command)
         self._in_flight += 1
@@ -365,8 +368,9 @@ class Connection:
         Under load nearly every command travels in a pipeline, which the cluster client does not see fail: without
         this, commands would go to a failed primary until the load drops. The failures of one map make one
         refresh: none starts while one is under way, or once the map that routed the command was replaced (the
-        connections that the cluster client closes when it replaces its map fail the commands they carried). No
-        caller waits for the refresh; commands sent meanwhile still follow the old map.
+        connections that the cluster client closes when it replaces its map fail the commands they carried). The
+        callers that failed do not wait for it; commands issued meanwhile wait for it (:meth:`execute`), then
+        follow the new map.
         """
         if self._refresh is not None or self.closed or slot_map is not self.client.nodes_manager.slots_cache:
             return
