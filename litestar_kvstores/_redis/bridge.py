@@ -155,6 +155,14 @@ class ClientBridge:
         )
 
     @functools.cached_property
+    def closed_error(self) -> type[Exception]:
+        """A connection error for a connection that the client library closed while commands were on it (a cluster
+        client replacing its map of slots closes every node's connections): they may have run, so they are not
+        sent again. A subclass of ``connection_error``."""
+        doc = "A connection the client library closed under the commands on it (they may have run)."
+        return type(f"{self.product}ConnectionClosedUnderCommand", (self.connection_error,), {"__doc__": doc})
+
+    @functools.cached_property
     def client_options(self) -> frozenset[str]:
         """Every option of a single server's client: of its waiting pool and of any of its connection classes."""
         return _init_parameters(self.pool_class, *self.connection_classes)

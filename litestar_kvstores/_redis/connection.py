@@ -64,6 +64,11 @@ class Connection:
     fails only its command, a broken connection fails only the commands it carried. A caller cancelled before the
     pipeline is written is left out of it.
 
+    On a cluster, a node that fails (a broken or refused connection, a timeout) or a slot that no node serves in the
+    client's map of slots has the cluster client read the map again: after a failover, the next commands go to the
+    promoted replica even under a load that keeps every command in a pipeline. The commands that failed fail to their
+    callers at once (a write may have run; it is not sent again); commands issued during the refresh wait for it.
+
     Every call runs inside ``with connection.errors:``, which turns the library's exceptions into
     :class:`~litestar_kvstores.StoreError` / :class:`~litestar_kvstores.StoreUnavailableError`.
     """
@@ -72,6 +77,7 @@ class Connection:
         "_in_flight",
         "_lock",
         "_queue",
+        "_refresh",
         "_tasks",
         "address",
         "auto_pipeline",
@@ -97,7 +103,8 @@ class Connection:
         self._lock: asyncio.Lock | None = None
         self._in_flight = 0  # commands sent alone and pipelines, not yet answered
         self._queue: list[tuple[tuple[Any, ...], asyncio.Future[Any]]] | None = None  # this turn's commands
-        self._tasks: set[asyncio.Task[None]] = set()  # the pipelines being written and read
+        self._tasks: set[asyncio.Task[None]] = set()  # the pipelines being written and read, the map's refresh
+        self._refresh: asyncio.Task[None] | None = None  # the refresh of a cluster client's map of slots under way
 
     async def ready_client(self) -> Any:
         """Return the client, initialising a cluster client before its first command.
@@ -109,12 +116,16 @@ class Connection:
             await self._prepare()
         return self.client
 
+    def _client_lock(self) -> asyncio.Lock:
+        """Return the lock that serialises the cluster client's initialisation and the refreshes of its map."""
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        return self._lock
+
     async def _prepare(self) -> None:
         if self.closed:
             raise StoreError(f"The {self.bridge.product} store was closed")
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        async with self._lock:
+        async with self._client_lock():
             if not self.ready:
                 await self.client.initialize()
                 self.ready = True
@@ -123,13 +134,16 @@ class Connection:
         """Run one command on one key (``command[1]``, ``command[3]`` for ``EVALSHA``) and return its reply.
 
         Replies are the server's (``SET`` answers ``b"OK"``; ``True`` when a cluster client ran a redirected
-        ``SET``); an error reply raises the library's exception.
+        ``SET``); an error reply raises the library's exception. While a cluster client's map of slots is being
+        refreshed (:meth:`_map_failed`), the command waits for the new map.
 
         Raises:
             StoreError: the store was closed.
         """
         if not self.ready:
             await self._prepare()
+        if self._refresh is not None:  # valkey-py's refresh closes the connections of the old map's nodes
+            await asyncio.wait((self._refresh,))
         if self._queue is not None or (self._in_flight and self.auto_pipeline):
             return await self._enqueue(command)
         self._in_flight += 1
@@ -151,12 +165,16 @@ class Connection:
 
         What that node cannot answer (a slot the client's map lacks, a redirection, a broken connection) runs again
         through the cluster client, which follows redirections, retries and refreshes its map (after a failover);
-        a timeout is not retried (the command may have run), so a silent node is reported after one timeout.
+        a timeout is not retried (the command may have run), so a silent node is reported after one timeout, and
+        the client's map is refreshed in the background (:meth:`_map_failed`). Nor is a command whose connection
+        the cluster client closed under it (it may have run).
         """
         replies: list[Any] = []
+        slot_map = self.client.nodes_manager.slots_cache
         try:
             await self._exchange([command], replies, self._node_of(command))
-        except self.bridge.timeout_error:
+        except (self.bridge.timeout_error, self.bridge.closed_error):
+            self._map_failed(slot_map)
             raise
         except Exception:
             return await self._cluster_command(command)
@@ -190,7 +208,8 @@ class Connection:
 
         A command that a cluster node redirects (``MOVED``/``ASK``/``TRYAGAIN``) runs again alone through the
         cluster client, which follows redirections; one at a time, so that the first refreshes the client's map of
-        slots for the others.
+        slots for the others. A node whose pipeline fails, or a slot no node serves, fails its commands and has the
+        client's map refreshed in the background (:meth:`_map_failed`).
         """
         queued, self._queue = self._queue or [], None
         batch = [(command, future) for command, future in queued if not future.done()]  # drops cancelled callers
@@ -201,15 +220,17 @@ class Connection:
             if not self.is_cluster:
                 await self._pipeline(batch)
                 return
+            slot_map = self.client.nodes_manager.slots_cache
             per_node: dict[str, tuple[Any, list[_Queued]]] = {}
             for command, future in batch:
                 try:
                     node = self._node_of(command)
                 except Exception as exc:  # a slot no node serves
                     future.set_exception(exc)
+                    self._map_failed(slot_map)
                     continue
                 per_node.setdefault(node.name, (node, []))[1].append((command, future))
-            pipelines = [self._pipeline(commands, node) for node, commands in per_node.values()]
+            pipelines = [self._pipeline(commands, node, slot_map) for node, commands in per_node.values()]
             # one node: no task for gather to make (100 concurrent commands on a 3-node cluster rarely hit one node)
             redirected = [await pipelines[0]] if len(pipelines) == 1 else await asyncio.gather(*pipelines)
             for command, future in (queued for commands in redirected for queued in commands):
@@ -225,17 +246,21 @@ class Connection:
                 if not future.done():
                     future.set_exception(StoreUnavailableError(f"The pipeline to {self.address} was interrupted"))
 
-    async def _pipeline(self, batch: list[_Queued], node: Any = None) -> list[_Queued]:
-        """Write the commands of ``batch`` as one pipeline (to ``node`` of a cluster) and hand each caller its reply
-        or error; return the commands the node redirected instead, whose callers still wait.
+    async def _pipeline(self, batch: list[_Queued], node: Any = None, slot_map: Any = None) -> list[_Queued]:
+        """Write the commands of ``batch`` as one pipeline (to ``node`` of a cluster, chosen by the client's map of
+        slots ``slot_map``) and hand each caller its reply or error; return the commands the node redirected
+        instead, whose callers still wait.
 
-        A broken connection fails the commands it had not answered (:meth:`_exchange`), never the others.
+        A broken connection fails the commands it had not answered (:meth:`_exchange`), never the others; on a
+        cluster it also has the client's map refreshed (:meth:`_map_failed`).
         """
         replies: list[Any] = []
         try:
             await self._exchange([command for command, _ in batch], replies, node)
         except Exception as exc:  # the connection failed: the commands without a reply fail with it
             replies += [self._cluster_error(exc)] * (len(batch) - len(replies))
+            if node is not None:
+                self._map_failed(slot_map)
         redirect = self.bridge.redirect_errors
         redirected = []
         for queued, reply in zip(batch, replies, strict=True):
@@ -255,7 +280,8 @@ class Connection:
         each reply, or the error reply as an exception, to ``replies``.
 
         A connection that breaks before any reply was read (e.g. a pooled connection to a server that restarted)
-        is replaced and the commands sent again, once, as the library retries a broken connection.
+        is replaced and the commands sent again, once, as the library retries a broken connection; not one that
+        the library itself closed under the commands (``bridge.closed_error``), which may have run.
 
         Raises:
             The library's connection or timeout error; ``replies`` then holds the replies read before.
@@ -272,8 +298,8 @@ class Connection:
                     await connection.connect()
                 await self._converse(connection, commands, replies, self.address if pool else node.name)
                 return
-            except bridge.connection_error:
-                if replies or attempt == 2:
+            except bridge.connection_error as exc:
+                if replies or attempt == 2 or isinstance(exc, bridge.closed_error):
                     raise
             finally:
                 if pool is not None:
@@ -290,8 +316,16 @@ class Connection:
         The connection's own ``send_packed_command`` / ``read_response`` arm a timer per call and raise error
         replies; talking to its writer and reply parser directly costs a third less per pipelined command, and the
         parser hands error replies back as values. Any failure leaves the connection closed, never out of step.
+
+        Raises:
+            ``bridge.closed_error``: the library closed the connection meanwhile (a cluster client replacing its
+                map of slots closes every node's connections, also those in use).
+            The library's connection or timeout error.
         """
         bridge = self.bridge
+        parser = connection._parser
+        # the library's parsers are disconnected by the library only, never by the server's close
+        open_before = getattr(parser, "_connected", False)
         try:
             async with asyncio.timeout(connection.socket_timeout):
                 writer = connection._writer
@@ -301,10 +335,14 @@ class Connection:
                 else:
                     writer.write(packed)
                 await writer.drain()
-                read = connection._parser.read_response
+                read = parser.read_response
                 for _ in commands:  # one by one: the replies read before a failure are kept
                     replies.append(await read())  # noqa: PERF401
         except BaseException as exc:
+            # The library disconnected it under the commands, which then fail with its "closed by server" error;
+            # unlike a connection the server had closed before, what was written may have run.
+            if isinstance(exc, Exception) and open_before and not getattr(parser, "_connected", True):
+                raise bridge.closed_error(f"The connection to {address} was closed under the command") from None
             await connection.disconnect(nowait=True)
             if isinstance(exc, TimeoutError):  # before OSError, of which it is a subclass
                 raise bridge.timeout_error(f"Timeout talking to {address}") from None
@@ -322,6 +360,35 @@ class Connection:
         if isinstance(reply, BaseException) and not isinstance(reply, self.bridge.errors):
             return self.bridge.connection_error(f"The cluster connection closed under the command: {reply!r}")
         return reply
+
+    def _map_failed(self, slot_map: Any) -> None:
+        """Start refreshing the cluster client's map of slots in the background, after a command that ``slot_map``
+        routed failed on its node (a broken or refused connection, a timeout) or found no node for its slot.
+
+        Under load nearly every command travels in a pipeline, which the cluster client does not see fail: without
+        this, commands would go to a failed primary until the load drops. The failures of one map make one
+        refresh: none starts while one is under way, or once the map that routed the command was replaced (the
+        connections that the cluster client closes when it replaces its map fail the commands they carried). The
+        callers that failed do not wait for it; commands issued meanwhile wait for it (:meth:`execute`), then
+        follow the new map.
+        """
+        if self._refresh is not None or self.closed or slot_map is not self.client.nodes_manager.slots_cache:
+            return
+        task = asyncio.get_running_loop().create_task(self._refresh_map())
+        self._refresh = task
+        self._tasks.add(task)  # aclose() cancels it
+        task.add_done_callback(self._tasks.discard)
+
+    async def _refresh_map(self) -> None:
+        """Have the cluster client read the map of slots from the cluster's nodes again, under the lock of its
+        initialisation; when no node answers, the next failed command starts another refresh."""
+        try:
+            async with self._client_lock():
+                await self.client.nodes_manager.initialize()
+        except Exception:  # the commands that failed were reported to their callers; this one has no caller
+            pass
+        finally:
+            self._refresh = None
 
     async def _cluster_command(self, command: tuple[Any, ...]) -> Any:
         """Run ``command`` alone through the cluster client, which follows redirections and refreshes its map."""
