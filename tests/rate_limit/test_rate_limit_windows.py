@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from litestar.testing import AsyncTestClient
@@ -26,11 +27,22 @@ async def test_a_fixed_window_admits_a_double_burst_across_its_edge(store_url: s
 
 @pytest.mark.parametrize("backend", EDGE_BACKENDS)
 async def test_a_sliding_window_admits_little_more_than_the_limit_across_an_edge(store_url: str) -> None:
-    async with AsyncTestClient(limited_app(store_url, limits=[("second", LIMIT)], strategy="sliding")) as client:
-        await sleep_until_fraction(0.55, 0.65)  # late in a clock second
-        first = await asyncio.gather(*(client.get("/a") for _ in range(LIMIT)))
-        await sleep_until_fraction(0.05, 0.15)  # early in the next one: most of the previous window still counts
-        second = await asyncio.gather(*(client.get("/a") for _ in range(LIMIT)))
+    for attempt in range(3):  # a loaded machine can stretch a burst across the edge: then try again, in a new budget
+        budget = f"edge-{attempt}"
+        app = limited_app(store_url, limits=[("second", LIMIT)], strategy="sliding", scope=lambda _, b=budget: b)
+        async with AsyncTestClient(app) as client:
+            await sleep_until_fraction(0.55, 0.65)  # late in a clock second
+            first_second = int(time.time())
+            first = await asyncio.gather(*(client.get("/a") for _ in range(LIMIT)))
+            first_ended = int(time.time())
+            await sleep_until_fraction(0.05, 0.15)  # early in the next one: most of the previous window still counts
+            second_second = int(time.time())
+            second = await asyncio.gather(*(client.get("/a") for _ in range(LIMIT)))
+            second_ended = int(time.time())
+        if first_ended == first_second and second_ended == second_second == first_second + 1:
+            break
+    else:
+        pytest.fail("in 3 attempts the bursts never fell one on each side of a window edge (machine too slow)")
     assert statuses(first).count(200) == LIMIT
     admitted = statuses([*first, *second]).count(200)
     assert admitted < 1.5 * LIMIT, admitted
