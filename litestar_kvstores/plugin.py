@@ -33,7 +33,7 @@ from .cache import KVResponseCacheConfig, check_response_cache
 from .config_file import read_config_file
 from .memory import MemoryStore
 from .registry import StoreRegistry
-from .urls import redact_url, store_from_url
+from .urls import parse_bool, redact_url, store_from_url
 from .wrappers.config import wrap_registry_stores, wrapper_variable, wrappers_from_env
 
 if TYPE_CHECKING:
@@ -53,7 +53,9 @@ RESERVED_ENV_PREFIX = ENV_PREFIX + "TEST_"
 CONFIG_FILE_VARIABLE = ENV_PREFIX + "CONFIG"
 """Names the TOML file :meth:`KVStoresConfig.from_env` reads (``KVSTORES_CONFIG=/etc/app/kvstores.toml``)."""
 
-_NOT_STORE_VARIABLES = frozenset({ENV_PREFIX + "DEFAULT", CONFIG_FILE_VARIABLE})
+INSTRUMENT_VARIABLE = ENV_PREFIX + "INSTRUMENT"
+"""``true``/``false``: :attr:`KVStoresConfig.instrument` from the environment."""
+_NOT_STORE_VARIABLES = frozenset({ENV_PREFIX + "DEFAULT", CONFIG_FILE_VARIABLE, INSTRUMENT_VARIABLE})
 
 StoreSpec = str | Store
 """A store URL for :func:`~litestar_kvstores.urls.store_from_url`, or a store object."""
@@ -131,7 +133,11 @@ class KVStoresConfig:
         starting with ``KVSTORES_TEST_`` are reserved for this package's test suite and ignored.
         ``KVSTORES_<NAME>_ENCRYPTION_KEY`` / ``KVSTORES_<NAME>_ENCRYPTION_KEY_FILE`` encrypt the store ``<name>``
         (``DEFAULT``: the default store) instead, over the ``wrappers`` option's ``encrypt`` of that name.
+        ``KVSTORES_INSTRUMENT`` (``true``/``false``, ``1``/``0``, ...) sets :attr:`instrument`.
         Precedence, highest first: the environment variables, the file, the arguments.
+
+        Raises:
+            ValueError: ``KVSTORES_INSTRUMENT`` is neither true nor false (or as :meth:`from_file`).
 
         Args:
             default: The default store when ``KVSTORES_DEFAULT`` is not set.
@@ -155,6 +161,8 @@ class KVStoresConfig:
         for name, from_env in wrappers_from_env(variables, ENV_PREFIX).items():
             wrappers.setdefault(name, {}).update(from_env)
         settings["default"] = variables.get(ENV_PREFIX + "DEFAULT", settings["default"])
+        if INSTRUMENT_VARIABLE in variables:
+            settings["instrument"] = parse_bool(variables[INSTRUMENT_VARIABLE], INSTRUMENT_VARIABLE)
         return cls(**settings, wrappers=wrappers, environ=variables)
 
     @classmethod

@@ -250,6 +250,19 @@ def parameter_names(*callables: Callable[..., Any]) -> set[str]:
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 
+def parse_bool(value: str, described: str) -> bool:
+    """Return the ``bool`` a URL option's or an environment variable's ``value`` spells (``described`` names it in the
+    error): ``1 true yes on`` or ``0 false no off``, in any case.
+
+    Raises:
+        ValueError: ``value`` is none of these.
+    """
+    lowered = value.lower()
+    if lowered not in _TRUE | _FALSE:
+        raise ValueError(f"{described} must be true or false, got {value!r}")
+    return lowered in _TRUE
+
+
 def bools_like_defaults(function: Callable[..., Any], options: dict[str, Any]) -> dict[str, Any]:
     """Convert query strings of options whose parameter defaults to a ``bool`` (``fsync=true``) to ``bool``.
 
@@ -260,9 +273,7 @@ def bools_like_defaults(function: Callable[..., Any], options: dict[str, Any]) -
     typed = dict(options)
     for name, value in options.items():
         if isinstance(value, str) and isinstance(parameters[name].default, bool):
-            if value.lower() not in _TRUE | _FALSE:
-                raise ValueError(f"The option {name!r} must be true or false, got {value!r}")
-            typed[name] = value.lower() in _TRUE
+            typed[name] = parse_bool(value, f"The option {name!r}")
     return typed
 
 

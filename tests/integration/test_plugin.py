@@ -22,6 +22,8 @@ from litestar_kvstores import (
     StoreRegistry,
     provide_store,
 )
+from litestar_kvstores.plugin import build_registry
+from litestar_kvstores.wrappers import InstrumentedStore
 from tests.support.plugin import BlockingCleanupStore, FailingCleanupStore, RecordingMemoryStore, in_app
 
 
@@ -45,6 +47,29 @@ def test_from_env_reads_default_and_named_stores_over_arguments() -> None:
         "response_cache": "memory://?namespace=rc",
     }
     assert config.cleanup_interval == 5
+
+
+@pytest.mark.parametrize(("value", "expected"), [("true", True), ("1", True), ("Off", False), ("no", False)])
+def test_kvstores_instrument_switches_instrumentation_over_the_argument(value: str, expected: bool) -> None:
+    config = KVStoresConfig.from_env(
+        default="memory://", instrument=not expected, environ={"KVSTORES_INSTRUMENT": value}
+    )
+    assert config.instrument is expected
+    assert "instrument" not in config.stores  # the switch is not a store
+
+
+def test_a_bad_kvstores_instrument_is_named() -> None:
+    with pytest.raises(ValueError, match="KVSTORES_INSTRUMENT must be true or false, got 'maybe'"):
+        KVStoresConfig.from_env(environ={"KVSTORES_INSTRUMENT": "maybe"})
+
+
+def test_kvstores_instrument_instruments_every_store() -> None:
+    config = KVStoresConfig.from_env(
+        default="memory://", stores={"sessions": "memory://"}, environ={"KVSTORES_INSTRUMENT": "true"}
+    )
+    registry = build_registry(config)
+    assert isinstance(registry.get("sessions"), InstrumentedStore)
+    assert isinstance(registry.get("anything"), InstrumentedStore)
 
 
 def test_from_env_keeps_arguments_without_variables(monkeypatch: pytest.MonkeyPatch) -> None:
