@@ -13,6 +13,7 @@ from litestar_kvstores import KVStore, KVStoresPlugin, MemoryStore, store_from_u
 from litestar_kvstores.cli import KVStoresCLIPlugin, StoreRefused, encrypted_store, stores_group
 from litestar_kvstores.testing import ContractTraits
 from litestar_kvstores.wrappers import EncryptedStore, ReadOnlyStore, TieredStore
+from tests.support.backends import SHARED_BACKENDS
 from tests.support.cli import invoke, line_of, read_encrypted, write_encrypted
 from tests.support.wrappers import KEY_A, KEY_A_TEXT, KEY_B, KEY_B_TEXT
 
@@ -178,9 +179,8 @@ def assert_no_key_material(output: str) -> None:
         assert key.hex() not in output
 
 
-def test_reencrypt_rewrites_the_values_of_an_old_key_under_the_new_one(backend: str, store_url: str) -> None:
-    if not shared(backend):
-        pytest.skip("the CLI's memory:// store is a new, empty one")
+@pytest.mark.parametrize("backend", SHARED_BACKENDS)  # the CLI's memory:// store would be a new, empty one
+def test_reencrypt_rewrites_the_values_of_an_old_key_under_the_new_one(store_url: str) -> None:
     write_encrypted(store_url, [KEY_A], SECRETS)
     write_encrypted(store_url, [KEY_A], SECRETS_CHILD, namespace="child")
     write_encrypted(store_url, [KEY_A], {"hits": b"7"})  # a plain-text counter: nothing to rewrite

@@ -12,10 +12,9 @@ from litestar.testing import AsyncTestClient
 
 from litestar_kvstores import KVStoresConfig, KVStoresPlugin
 from litestar_kvstores.rate_limit import AtomicRateLimitMiddleware
-from tests.support.backends import BACKENDS
+from tests.support.backends import SHARED_BACKENDS
 from tests.support.rate_limit import startup_error
 
-SHARED_BACKENDS = [backend for backend in BACKENDS if backend != "memory"]
 """Backends that several worker processes can share (an in-process store is not)."""
 
 

@@ -9,10 +9,8 @@ import pytest
 from litestar import Request
 from litestar.testing import AsyncTestClient
 
-from tests.support.backends import BACKENDS
+from tests.support.backends import SHARED_BACKENDS
 from tests.support.rate_limit import limited_app, statuses
-
-SHARED_BACKENDS = [backend for backend in BACKENDS if backend != "memory"]
 
 
 async def test_two_limits_at_once_all_must_pass(store_url: str) -> None:

@@ -22,3 +22,6 @@ BACKENDS: list[str] = [
     "sqlite",
     "postgres",
 ]
+
+SHARED_BACKENDS: list[str] = [backend for backend in BACKENDS if backend != "memory"]
+"""The backends whose stores another store object (or process) on the same URL sees: all but ``memory``."""
