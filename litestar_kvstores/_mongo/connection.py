@@ -4,6 +4,7 @@ namespaces (the client, the collection, the error translator and whether the TTL
 from __future__ import annotations
 
 import asyncio
+import inspect
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -47,15 +48,22 @@ def _query_names(url: str) -> list[str]:
     return [name for name, _ in parse_qsl(split_url(url).query, keep_blank_values=True)]
 
 
+_CLIENT_PARAMETERS: Final = frozenset(
+    name.lower() for name in inspect.signature(AsyncMongoClient.__init__).parameters if name not in {"self", "host"}
+) - {"kwargs"}
+"""The client's own named parameters (``port``, ``connect``, ...), which its option tables do not list."""
+
+
 def _check_client_options(url: str, client_options: Mapping[str, Any]) -> None:
-    """Check every option of ``url``'s query and of ``client_options`` against PyMongo's own option tables.
+    """Check every option of ``url``'s query and of ``client_options`` against PyMongo's own option tables and the
+    client's named parameters.
 
     Raises:
         ValueError: an option PyMongo does not know, named (PyMongo's own error does not name it).
     """
     uri_options = {name.lower() for name in common.URI_OPTIONS_VALIDATOR_MAP}
     uri_options |= {alias.lower() for aliases in common.URI_OPTIONS_ALIAS_MAP.values() for alias in aliases}
-    keyword_options = uri_options | {name.lower() for name in common.VALIDATORS}
+    keyword_options = uri_options | {name.lower() for name in common.VALIDATORS} | _CLIENT_PARAMETERS
     unknown = [name for name in _query_names(url) if name.lower() not in uri_options]
     unknown += [name for name in client_options if name.lower() not in keyword_options]
     if unknown:

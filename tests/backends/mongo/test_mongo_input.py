@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from litestar_kvstores.mongo import DEFAULT_SOCKET_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, MongoStore
+from litestar_kvstores.urls import split_url
+from tests.support.stores import TEST_DATABASE
 
 
 @pytest.mark.parametrize("namespace", ["", "a//b", "a/", "/a", "a:b", "a b", "a/b:c", "..", "a/../b", "ключ"])
@@ -58,3 +60,12 @@ def test_unknown_client_option_raises_value_error_naming_it() -> None:
         MongoStore.with_client("mongodb://127.0.0.1:1/?noSuchOption=1")
     with pytest.raises(ValueError, match=r"unknown option\(s\) 'noSuchOption'"):
         MongoStore.with_client("mongodb://127.0.0.1:1/", noSuchOption=1)
+
+
+async def test_the_clients_own_parameters_are_accepted(mongo_url: str) -> None:
+    host, _, port = split_url(mongo_url).netloc.rpartition("@")[2].rpartition(":")
+    # the port as the client's keyword, not in the URL: the store reaches the same server
+    async with MongoStore.with_client(f"mongodb://{host}", port=int(port), database=TEST_DATABASE) as store:
+        await store.set("k", b"v", expires_in=60)
+        assert await store.get("k") == b"v"
+        await store.delete("k")
