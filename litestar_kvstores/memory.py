@@ -298,7 +298,7 @@ class MemoryStore(KVStore):
         check_key(key)
         check_amount(amount)
         ttl = ttl_seconds(expires_in)
-        value, expiry = self._next_count(key, amount, ttl)
+        value, expiry = self._next_count(key, amount, ttl, monotonic())
         self._write_count(key, value, expiry)
         return value
 
@@ -318,57 +318,40 @@ class MemoryStore(KVStore):
             TypeError, ValueError: a bad key or expiry, a counter given twice, a counter that holds no integer or
                 would overflow (nothing is written).
         """
-        # One loop over the counters with one clock read, and a dictionary write when the store is unbounded: the
-        # middleware's share of a rate-limited request on memory (bench_rate_limit, "none / kv").
         checked = check_counters(counters)
         wanted = [check_key(key) for key in reads]
-        entries = self._entries
-        now = monotonic()
-        counted = []
-        for key, ttl in checked:
-            entry = entries.get(key)
-            if entry is None or (entry[1] is not None and entry[1] <= now):
-                counted.append((key, 1, None if ttl is None else now + ttl))
-            else:
-                counted.append((key, self._added(key, entry[0], 1), entry[1]))
-        values = [value for _, value, _ in counted]
+        now = monotonic()  # one clock read for every counter (bench_rate_limit, memory)
+        counted = [(key, *self._next_count(key, 1, ttl, now)) for key, ttl in checked]
         for key, value, expiry in counted:
-            if self._unbounded:
-                entries[key] = (b"%d" % value, expiry)
-            else:
-                self._write_count(key, value, expiry)
+            self._write_count(key, value, expiry)
+        values = [value for _, value, _ in counted]
         if not wanted:
             return values, []
         return values, [None if (entry := self._live(key)) is None else entry[0] for key in wanted]
 
-    def _next_count(self, key: str, amount: int, ttl: float | None) -> tuple[int, float | None]:
-        """Return the counter ``key`` plus ``amount`` and the expiry (monotonic) it keeps or gets.
+    def _next_count(self, key: str, amount: int, ttl: float | None, now: float) -> tuple[int, float | None]:
+        """Return the counter ``key`` plus ``amount`` and the expiry (monotonic) it keeps or gets, as of ``now``; an
+        expired counter counts as missing (the write that follows replaces it).
 
         Raises:
             ValueError: the stored value is not a decimal integer, or the sum leaves the signed 64-bit range.
         """
-        entry = self._live(key)
-        if entry is None:
-            return amount, None if ttl is None else monotonic() + ttl
-        return self._added(key, entry[0], amount), entry[1]  # keep the expiry the counter was created with
-
-    @staticmethod
-    def _added(key: str, stored: bytes, amount: int) -> int:
-        """Return the counter ``stored`` under ``key`` plus ``amount``.
-
-        Raises:
-            ValueError: ``stored`` is not a decimal integer, or the sum leaves the signed 64-bit range.
-        """
+        entry = self._entries.get(key)
+        if entry is None or (entry[1] is not None and entry[1] <= now):
+            return amount, None if ttl is None else now + ttl
         try:
-            value = parse_counter(stored) + amount
+            value = parse_counter(entry[0]) + amount
         except ValueError:
             raise ValueError(f"The value of {key!r} is not an integer and cannot be incremented") from None
         if not INT64_MIN <= value <= INT64_MAX:
             raise ValueError(f"incr would overflow a 64-bit integer: {value}")
-        return value
+        return value, entry[1]  # keep the expiry the counter was created with
 
     def _write_count(self, key: str, value: int, expiry: float | None) -> None:
-        self._put(key, self._check_fits(str(value).encode()), expiry)
+        if self._unbounded:  # a plain dictionary write (bench_rate_limit, memory)
+            self._entries[key] = (b"%d" % value, expiry)
+        else:
+            self._put(key, self._check_fits(b"%d" % value), expiry)
 
     async def add(self, key: str, value: str | bytes, expires_in: TTL | None = None) -> bool:
         """Store ``value`` under ``key`` unless a live entry is there; return whether it wrote.

@@ -175,9 +175,9 @@ async def _incr_and_read_apart(
 ) -> tuple[list[int], list[bytes | None]]:
     """:func:`_incr_and_read` for a store without ``incr_and_read``."""
     increments = [store.incr(counter, 1, expires_in=expires_in) for counter, expires_in in counters]
-    get_many = getattr(store, "get_many", None)
     if not reads:
         return await _gather(store, increments), []
+    get_many = getattr(store, "get_many", None)
     if get_many is not None:
         results = await _gather(store, [*increments, get_many(reads)])
         return results[:-1], [results[-1].get(read) for read in reads]
