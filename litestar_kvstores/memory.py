@@ -17,17 +17,15 @@ from urllib.parse import parse_qsl
 from .base import IN_PROCESS, TTL, KVStore
 from .urls import namespace_option, positive_int, redact_url, reject_unknown, split_options, split_url
 from .validation import (
-    INT64_MAX,
-    INT64_MIN,
+    add_to_counter,
     check_amount,
-    check_counters,
+    check_distinct,
     check_expected,
     check_expected_value,
     check_item,
     check_key,
     check_namespace,
     encode_value,
-    parse_counter,
     remaining_whole_seconds,
     ttl_seconds,
 )
@@ -295,12 +293,7 @@ class MemoryStore(KVStore):
             ValueError: ``amount`` or the new value does not fit in a signed 64-bit integer, or the stored value is
                 not a decimal integer.
         """
-        check_key(key)
-        check_amount(amount)
-        ttl = ttl_seconds(expires_in)
-        value, expiry = self._next_count(key, amount, ttl, monotonic())
-        self._write_count(key, value, expiry)
-        return value
+        return self._count(((key, expires_in),), check_amount(amount))[0]
 
     async def incr_and_read(
         self, counters: Sequence[tuple[str, TTL | None]], reads: Sequence[str] = ()
@@ -318,40 +311,43 @@ class MemoryStore(KVStore):
             TypeError, ValueError: a bad key or expiry, a counter given twice, a counter that holds no integer or
                 would overflow (nothing is written).
         """
-        checked = check_counters(counters)
+        if not reads:
+            return self._count(counters, 1), []
         wanted = [check_key(key) for key in reads]
-        now = monotonic()  # one clock read for every counter (bench_rate_limit, memory)
-        counted = [(key, *self._next_count(key, 1, ttl, now)) for key, ttl in checked]
-        for key, value, expiry in counted:
-            self._write_count(key, value, expiry)
-        values = [value for _, value, _ in counted]
-        if not wanted:
-            return values, []
+        values = self._count(counters, 1)
         return values, [None if (entry := self._live(key)) is None else entry[0] for key in wanted]
 
-    def _next_count(self, key: str, amount: int, ttl: float | None, now: float) -> tuple[int, float | None]:
-        """Return the counter ``key`` plus ``amount`` and the expiry (monotonic) it keeps or gets, as of ``now``; an
-        expired counter counts as missing (the write that follows replaces it).
+    def _count(self, counters: Iterable[tuple[object, object]], amount: int) -> list[int]:
+        """Add ``amount`` to each ``(key, expires_in)`` counter and return the new values; an expired counter counts
+        as missing, ``expires_in`` applies only to a counter this call creates. Nothing is written unless all can be.
 
         Raises:
-            ValueError: the stored value is not a decimal integer, or the sum leaves the signed 64-bit range.
+            TypeError, ValueError: a bad key or expiry, a counter given twice, a stored value that is not a decimal
+                integer, or a sum outside the signed 64-bit range.
         """
-        entry = self._entries.get(key)
-        if entry is None or (entry[1] is not None and entry[1] <= now):
-            return amount, None if ttl is None else now + ttl
-        try:
-            value = parse_counter(entry[0]) + amount
-        except ValueError:
-            raise ValueError(f"The value of {key!r} is not an integer and cannot be incremented") from None
-        if not INT64_MIN <= value <= INT64_MAX:
-            raise ValueError(f"incr would overflow a 64-bit integer: {value}")
-        return value, entry[1]  # keep the expiry the counter was created with
-
-    def _write_count(self, key: str, value: int, expiry: float | None) -> None:
-        if self._unbounded:  # a plain dictionary write (bench_rate_limit, memory)
-            self._entries[key] = (b"%d" % value, expiry)
+        # one pass with the checks inline, one clock read, and plain dictionary writes when unbounded: runs on every
+        # rate-limited request (bench_rate_limit, memory)
+        entries = self._entries
+        now = monotonic()
+        counted: list[tuple[str, int, float | None]] = []
+        for key, expires_in in counters:
+            if type(key) is not str or not key:
+                key = check_key(key)
+            ttl = ttl_seconds(expires_in)
+            entry = entries.get(key)
+            if entry is None or (entry[1] is not None and entry[1] <= now):
+                counted.append((key, amount, None if ttl is None else now + ttl))
+            else:  # the counter keeps the expiry it was created with
+                counted.append((key, add_to_counter(key, entry[0], amount), entry[1]))
+        if len(counted) > 1:
+            check_distinct(key for key, _, _ in counted)
+        if self._unbounded:
+            for key, value, expiry in counted:
+                entries[key] = (b"%d" % value, expiry)
         else:
-            self._put(key, self._check_fits(b"%d" % value), expiry)
+            for key, value, expiry in counted:
+                self._put(key, self._check_fits(b"%d" % value), expiry)
+        return [value for _, value, _ in counted]
 
     async def add(self, key: str, value: str | bytes, expires_in: TTL | None = None) -> bool:
         """Store ``value`` under ``key`` unless a live entry is there; return whether it wrote.

@@ -458,6 +458,14 @@ class StoreContract:
             await store.incr("text")
         assert await store.get("text") == stored
 
+    @pytest.mark.parametrize(("stored", "amount"), [(b"9223372036854775807", 1), (b"-9223372036854775808", -1)])
+    async def test_incr_refuses_a_sum_outside_64_bits(self, store: KVStore, stored: bytes, amount: int) -> None:
+        await store.set("counter", stored)
+        with pytest.raises(ValueError, match="overflow"):
+            await store.incr("counter", amount)
+        assert await store.get("counter") == stored
+        assert await store.incr("counter", -amount) == int(stored) - amount
+
     async def test_incr_sets_expiry_only_on_creation(self, store: KVStore) -> None:
         assert await store.incr("counter", expires_in=10) == 1
         assert await store.incr("counter", expires_in=1000) == 2

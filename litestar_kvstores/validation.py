@@ -17,8 +17,10 @@ __all__ = (
     "INT64_MAX",
     "INT64_MIN",
     "NAMESPACE_PATTERN",
+    "add_to_counter",
     "check_amount",
     "check_counters",
+    "check_distinct",
     "check_expected",
     "check_expected_value",
     "check_item",
@@ -196,9 +198,35 @@ def check_counters(counters: Iterable[tuple[object, object]]) -> list[tuple[str,
         ValueError: a key appears twice (each counter is counted once per call).
     """
     checked = [(check_key(key), ttl_seconds(expires_in)) for key, expires_in in counters]
-    if len({key for key, _ in checked}) != len(checked):
-        raise ValueError("A counter appears twice in one incr_and_read call")
+    check_distinct(key for key, _ in checked)
     return checked
+
+
+def check_distinct(counter_keys: Iterable[str]) -> None:
+    """Check that no key of one ``incr_and_read`` call's counters repeats.
+
+    Raises:
+        ValueError: a key appears twice (each counter is counted once per call).
+    """
+    keys = list(counter_keys)
+    if len(set(keys)) != len(keys):
+        raise ValueError("A counter appears twice in one incr_and_read call")
+
+
+def add_to_counter(key: str, data: bytes, amount: int) -> int:
+    """Return the counter ``key``, stored as ``data``, plus ``amount``.
+
+    Raises:
+        ValueError: ``data`` is not a decimal integer (the message names ``key``), or the sum leaves the signed
+            64-bit range.
+    """
+    try:
+        value = parse_counter(data) + amount
+    except ValueError:
+        raise ValueError(f"The value of {key!r} is not an integer and cannot be incremented") from None
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise ValueError(f"incr would overflow a 64-bit integer: {value}")
+    return value
 
 
 def parse_counter(data: bytes) -> int:

@@ -26,7 +26,7 @@ from contextlib import AbstractContextManager, nullcontext, suppress
 from functools import partial
 from typing import TypeVar, TypeVarTuple
 
-from ..validation import NAMESPACE_PATTERN, parse_counter
+from ..validation import NAMESPACE_PATTERN, add_to_counter
 from .errors import FileErrors, StoreDirectoryNotFoundError
 from .format import (
     EXPIRY,
@@ -287,10 +287,7 @@ class Directory:
         if current is None:
             value, expiry = amount, expires_at(ttl)
         else:
-            try:
-                value = parse_counter(current[1] or b"") + amount
-            except ValueError:
-                raise ValueError(f"The value of {key!r} is not an integer and cannot be incremented") from None
+            value = add_to_counter(key, current[1] or b"", amount)
             expiry = current[0]  # a window starts at the counter's creation
         return value, pack_entry(encoded_key, str(value).encode(), expiry)
 

@@ -20,13 +20,13 @@ import pytest
 from litestar_kvstores.base import TTL, KVStore
 from litestar_kvstores.testing import ContractTraits, StoreContract
 from litestar_kvstores.validation import (
+    add_to_counter,
     check_amount,
     check_expected,
     check_expected_value,
     check_key,
     check_namespace,
     encode_value,
-    parse_counter,
     remaining_whole_seconds,
     ttl_seconds,
 )
@@ -102,11 +102,7 @@ class MinimalStore(KVStore):
         if entry is None:
             total, expiry = amount, None if ttl is None else time.monotonic() + ttl
         else:
-            try:
-                total = parse_counter(entry[0]) + amount
-            except ValueError:
-                raise ValueError(f"The value of {key!r} is not an integer") from None
-            expiry = entry[1]
+            total, expiry = add_to_counter(key, entry[0], amount), entry[1]
         self._entries[(self._path, key)] = (str(total).encode(), expiry)
         return total
 
