@@ -9,7 +9,7 @@ from litestar.middleware.rate_limit import RateLimitConfig, RateLimitMiddleware
 
 from ._config import encoded_names, refuse_if_over, with_headers
 from ._startup import CheckedStore
-from ._windows import DURATIONS, Counter, Limit, WindowEnds, count_request
+from ._windows import DURATIONS, Counter, Limit, RequestCounter
 
 if TYPE_CHECKING:
     from litestar.connection import Request
@@ -52,7 +52,7 @@ class AtomicRateLimitMiddleware(RateLimitMiddleware):
             )
         super().__init__(app, config)
         self.limit = Limit(unit, max_requests)
-        self.window_ends = WindowEnds()
+        self._counter = RequestCounter([self.limit], "fixed", want_reset=config.set_rate_limit_headers)
         self._store = CheckedStore(app, config.store, type(self).__name__)
         self._header_names = encoded_names(config)
 
@@ -64,16 +64,8 @@ class AtomicRateLimitMiddleware(RateLimitMiddleware):
             await self.app(scope, receive, send)
             return
         store = self._store.get(app)
-        set_headers = self.config.set_rate_limit_headers
-        (usage,) = await count_request(
-            cast(Counter, store),
-            self.cache_key_from_request(request),
-            [self.limit],
-            "fixed",
-            want_reset=set_headers,
-            ends=self.window_ends,
-        )
+        usage = await self._counter.count(cast(Counter, store), self.cache_key_from_request(request))
         refuse_if_over(self.config, usage)
-        if set_headers:
+        if self.config.set_rate_limit_headers:
             send = with_headers(send, self._header_names, usage)
         await self.app(scope, receive, send)

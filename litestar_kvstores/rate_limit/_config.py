@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 from litestar.enums import ScopeType
 from litestar.exceptions import ServiceUnavailableException, TooManyRequestsException
-from litestar.middleware.base import AbstractMiddleware, DefineMiddleware
+from litestar.middleware._utils import build_exclude_path_pattern, should_bypass_middleware
+from litestar.middleware.base import DefineMiddleware
 from litestar.middleware.rate_limit import get_remote_address
 from litestar.utils import ensure_async_callable
 
 from ..errors import StoreUnavailableError
 from ._startup import CheckedStore
-from ._windows import DURATIONS, Counter, DurationUnit, Limit, Strategy, Usage, WindowEnds, count_request
+from ._windows import DURATIONS, Counter, DurationUnit, Limit, RequestCounter, Strategy, Usage, WindowEnds
 
 if TYPE_CHECKING:
     from litestar import Litestar
@@ -177,20 +178,6 @@ def header_values(usage: Usage) -> tuple[str, str, str, str]:
     return limit.policy, str(limit.max_requests), str(usage.remaining), str(usage.reset)
 
 
-def reported(usages: Sequence[Usage]) -> Usage:
-    """The usage the headers describe: the refusing limit that frees up last, else the one with fewest left
-    (ties: the first in the order of the limits)."""
-    # one pass without key functions: runs on every request (bench_rate_limit)
-    chosen = usages[0]
-    for usage in usages[1:]:
-        if chosen.allowed:
-            if not usage.allowed or usage.remaining < chosen.remaining:
-                chosen = usage
-        elif not usage.allowed and usage.retry_after > chosen.retry_after:
-            chosen = usage
-    return chosen
-
-
 def refuse_if_over(config: Any, usage: Usage) -> None:
     """Raise a 429 when ``usage`` is over its limit: ``Retry-After``, and the ``RateLimit-*`` headers if configured.
 
@@ -247,23 +234,35 @@ def _route_id(scope: Scope) -> str:
     return f"{methods} {','.join(sorted(handler.paths))}"
 
 
-class KVRateLimitMiddleware(AbstractMiddleware):
+class KVRateLimitMiddleware:
     """The middleware of :class:`KVRateLimitConfig` (use ``config.middleware``).
 
-    Counts each request with :func:`~litestar_kvstores.rate_limit._windows.count_request`; answers 429 with
-    ``Retry-After`` and the ``RateLimit-*`` headers of the refusing limit, 503 when the store is unreachable and
-    ``fail_open`` is false.
+    Counts each HTTP request not excluded with :class:`~litestar_kvstores.rate_limit._windows.RequestCounter`;
+    answers 429 with ``Retry-After`` and the ``RateLimit-*`` headers of the refusing limit, 503 when the store is
+    unreachable and ``fail_open`` is false. Other scopes (websockets) pass through.
 
     Raises:
         ImproperlyConfiguredException: at start-up (or at the first request when the application could not be
             found while it was being built), the store has no atomic ``incr``.
     """
 
+    # A plain ASGI class rather than Litestar's AbstractMiddleware, whose wrapper costs every request a call and the
+    # exclusion checks even when nothing is excluded (bench_rate_limit, memory).
+    __slots__ = (
+        "_counter",
+        "_excluded",
+        "_header_names",
+        "_route_ids",
+        "_store",
+        "app",
+        "check_throttle_handler",
+        "config",
+    )
+
     def __init__(self, app: ASGIApp, config: KVRateLimitConfig) -> None:
-        super().__init__(
-            app=app, exclude=config.exclude, exclude_opt_key=config.exclude_opt_key, scopes={ScopeType.HTTP}
-        )
+        self.app = app
         self.config = config
+        self._excluded = _exclusion(config, type(self))
         self.check_throttle_handler = (
             cast(
                 "Callable[[Request[Any, Any, Any]], Awaitable[bool]]",
@@ -273,7 +272,10 @@ class KVRateLimitMiddleware(AbstractMiddleware):
             else None
         )
         self._store = CheckedStore(app, config.store, type(self).__name__)
-        self._header_names = encoded_names(config)
+        self._counter = RequestCounter(
+            config.checked_limits, config.strategy, want_reset=config.set_rate_limit_headers, ends=config.window_ends
+        )
+        self._header_names = encoded_names(config) if config.set_rate_limit_headers else None
         self._route_ids: dict[int, str] = {}
 
     def key_for(self, request: Request[Any, Any, Any]) -> str:
@@ -303,7 +305,9 @@ class KVRateLimitMiddleware(AbstractMiddleware):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Count the request against every limit; answer 429 past one, else call the application."""
-        app = scope["litestar_app"]
+        if scope["type"] != ScopeType.HTTP or (self._excluded is not None and self._excluded(scope)):
+            await self.app(scope, receive, send)
+            return
         request: Request[Any, Any, Any] | None = None
         if self.check_throttle_handler is not None:
             request = _request_of(scope)
@@ -311,16 +315,9 @@ class KVRateLimitMiddleware(AbstractMiddleware):
                 await self.app(scope, receive, send)
                 return
         config = self.config
-        store = self._store.get(app)
+        store = self._store.get(scope["litestar_app"])
         try:
-            usages = await count_request(
-                cast(Counter, store),
-                self._key_for(scope, request),
-                config.checked_limits,
-                config.strategy,
-                want_reset=config.set_rate_limit_headers,
-                ends=config.window_ends,
-            )
+            usage = await self._counter.count(cast(Counter, store), self._key_for(scope, request))
         except UNREACHABLE as error:
             config.outage.failed(config.store, store, config.fail_open, error)
             if not config.fail_open:
@@ -329,8 +326,23 @@ class KVRateLimitMiddleware(AbstractMiddleware):
             return
         if config.outage.down:
             config.outage.recovered(config.store)
-        usage = reported(usages)
         refuse_if_over(config, usage)
-        if config.set_rate_limit_headers:
+        if self._header_names is not None:
             send = with_headers(send, self._header_names, usage)
         await self.app(scope, receive, send)
+
+
+def _exclusion(config: Any, middleware: type) -> Callable[[Scope], bool] | None:
+    """Return whether a request of an HTTP scope is excluded by ``config.exclude`` (path patterns, as Litestar's
+    middleware match them) or ``config.exclude_opt_key``, or ``None`` when the config excludes nothing."""
+    pattern = build_exclude_path_pattern(exclude=config.exclude, middleware_cls=middleware)
+    opt_key = config.exclude_opt_key
+    if pattern is None and not opt_key:
+        return None
+
+    def excluded(scope: Scope) -> bool:
+        return should_bypass_middleware(
+            scope=scope, scopes={ScopeType.HTTP}, exclude_opt_key=opt_key, exclude_path_pattern=pattern
+        )
+
+    return excluded

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, cast
 
@@ -32,11 +32,12 @@ __all__ = (
     "Counter",
     "DurationUnit",
     "Limit",
+    "RequestCounter",
     "Strategy",
     "Usage",
     "WindowEnds",
-    "count_request",
     "has_atomic_incr",
+    "reported",
 )
 
 Strategy = Literal["fixed", "sliding"]
@@ -121,32 +122,115 @@ class Usage(NamedTuple):
         return max(self.limit.max_requests - math.ceil(self.used), 0)
 
 
-async def count_request(
-    store: Counter,
-    key: str,
-    limits: Sequence[Limit],
-    strategy: Strategy,
-    *,
-    want_reset: bool,
-    ends: WindowEnds,
-) -> list[Usage]:
-    """Count one request under ``key`` against every limit and return each limit's :class:`Usage`, in order.
+class RequestCounter:
+    """Counts a budget's requests against several limits with one strategy, and reports the limit the headers
+    describe.
 
     Args:
-        store: A store with an atomic ``incr``.
-        key: The budget's key; each limit appends its own suffix.
         limits: The limits (distinct units).
         strategy: ``"fixed"`` or ``"sliding"``.
-        want_reset: For ``fixed``, make every ``reset`` exact, not only a refused limit's: a counter whose window
-            end ``ends`` does not know yet has its lifetime read (``expires_in``) in a second batch.
-        ends: For ``fixed``, the window ends this process knows.
-
-    Raises:
-        StoreError: the store failed (``StoreUnavailableError`` when it is unreachable).
+        want_reset: For ``fixed``, make the reported ``reset`` exact even when the request is admitted: a counter
+            whose window end this process does not know has its lifetime read (``expires_in``) in a second batch.
+        ends: For ``fixed``, the window ends this process knows (a new one by default).
     """
-    if strategy == "sliding":
-        return await _count_sliding(store, key, limits)
-    return await _count_fixed(store, key, limits, want_reset=want_reset, ends=ends)
+
+    __slots__ = ("_fixed", "count", "ends", "limits", "want_reset")
+
+    def __init__(
+        self, limits: Sequence[Limit], strategy: Strategy, *, want_reset: bool, ends: WindowEnds | None = None
+    ) -> None:
+        self.limits = tuple(limits)
+        self.want_reset = want_reset
+        self.ends = WindowEnds() if ends is None else ends
+        self._fixed = tuple((limit.fixed_suffix, limit.seconds) for limit in self.limits)
+        self.count: Callable[[Counter, str], Awaitable[Usage]] = (
+            self._count_sliding if strategy == "sliding" else self._count_fixed
+        )
+        """``count(store, key)``: count one request under the budget's ``key`` (each limit appends its own suffix)
+        in ``store``, which has an atomic ``incr``; return the usage of the limit :func:`reported` picks.
+
+        Raises:
+            StoreError: the store failed (``StoreUnavailableError`` when it is unreachable)."""
+
+    async def _count_fixed(self, store: Counter, key: str) -> Usage:
+        counters = [(key + suffix, seconds) for suffix, seconds in self._fixed]
+        counts, _ = await _incr_and_read(store, counters, ())
+        now = time.monotonic()
+        ends, limits = self.ends, self.limits
+        # One pass for the common case, every limit admitting: the reported limit is the one with fewest left, and
+        # only its window end is looked up (bench_rate_limit, memory).
+        fewest_left = 0
+        refusing: list[int] = []
+        for i, count in enumerate(counts):
+            if count == 1:  # this request created the counter: its window is a whole unit from now
+                ends.set(counters[i][0], now + counters[i][1])
+            left = limits[i].max_requests - count
+            if left < 0:
+                refusing.append(i)
+            elif left < limits[fewest_left].max_requests - counts[fewest_left]:
+                fewest_left = i
+        if refusing:
+            return reported([await self._usage(store, counters, counts, i, now, exact=True) for i in refusing])
+        counter, seconds = counters[fewest_left]
+        end = ends.get(counter, now)
+        if end is None:
+            return await self._usage(store, counters, counts, fewest_left, now, exact=self.want_reset)
+        reset = _seconds_left(end, now, seconds)
+        return Usage(limits[fewest_left], counts[fewest_left], reset, reset)
+
+    async def _usage(
+        self,
+        store: Counter,
+        counters: Sequence[tuple[str, int]],
+        counts: Sequence[int],
+        i: int,
+        now: float,
+        *,
+        exact: bool,
+    ) -> Usage:
+        """The usage of the ``i``-th limit, whose window end this process may not know: when it does not, the
+        counter's lifetime is read if ``exact`` (once per window and key in this process, or after the memory of it
+        was evicted), else the window is taken as whole."""
+        counter, seconds = counters[i]
+        end = self.ends.get(counter, now)
+        if end is None and exact:
+            end = now + (await store.expires_in(counter) or seconds)
+            self.ends.set(counter, end)
+        elif end is None:
+            end = now + seconds
+        reset = _seconds_left(end, now, seconds)
+        return Usage(self.limits[i], counts[i], reset, reset)
+
+    async def _count_sliding(self, store: Counter, key: str) -> Usage:
+        now = time.time()
+        limits = self.limits
+        windows = [_sliding_keys(key, limit, now) for limit in limits]
+        counters = [  # kept two windows: still readable as "previous" in the next one
+            (current, 2 * limit.seconds) for (current, _, _), limit in zip(windows, limits, strict=True)
+        ]
+        counts, previous_values = await _incr_and_read(store, counters, [previous for _, previous, _ in windows])
+        usages = []
+        for current, previous_raw, (_, _, elapsed), limit in zip(counts, previous_values, windows, limits, strict=True):
+            previous = _as_count(previous_raw)
+            period = limit.seconds
+            used = previous * (1 - elapsed / period) + current
+            retry_after = _sliding_retry_after(limit, previous, current, elapsed)
+            usages.append(Usage(limit, used, max(math.ceil(period - elapsed), 1), retry_after))
+        return reported(usages)
+
+
+def reported(usages: Sequence[Usage]) -> Usage:
+    """The usage the headers describe: the refusing limit that frees up last, else the one with fewest left
+    (ties: the first in the order of the limits)."""
+    # one pass without key functions: runs on every request (bench_rate_limit)
+    chosen = usages[0]
+    for usage in usages[1:]:
+        if chosen.allowed:
+            if not usage.allowed or usage.remaining < chosen.remaining:
+                chosen = usage
+        elif not usage.allowed and usage.retry_after > chosen.retry_after:
+            chosen = usage
+    return chosen
 
 
 async def _gather(store: Counter, calls: Sequence[Awaitable[Any]]) -> list[Any]:
@@ -216,38 +300,6 @@ class WindowEnds:
             del ends[next(iter(ends))]
 
 
-async def _count_fixed(
-    store: Counter, key: str, limits: Sequence[Limit], *, want_reset: bool, ends: WindowEnds
-) -> list[Usage]:
-    keys = [key + limit.fixed_suffix for limit in limits]
-    counters = [(counter, limit.seconds) for counter, limit in zip(keys, limits, strict=True)]
-    counts, _ = await _incr_and_read(store, counters, ())
-    now = time.monotonic()
-    usages = []
-    unknown: list[int] = []  # the counters whose window end this process does not know
-    for i, limit in enumerate(limits):  # one pass, runs on every request (bench_rate_limit)
-        count, seconds = counts[i], limit.seconds
-        if count == 1:  # this request created the counter: its window is a whole unit from now
-            ends.set(keys[i], now + seconds)
-            reset = seconds
-        elif (end := ends.get(keys[i], now)) is not None:
-            reset = _seconds_left(end, now, seconds)
-        else:
-            reset = seconds
-            if want_reset or count > limit.max_requests:
-                unknown.append(i)
-        usages.append(Usage(limit, count, reset, reset))
-    if unknown:  # once per window and key in this process (or after the memory of it was evicted)
-        lifetimes = await _gather(store, [store.expires_in(keys[i]) for i in unknown])
-        for i, lifetime in zip(unknown, lifetimes, strict=True):
-            limit = limits[i]
-            end = now + (lifetime or limit.seconds)
-            ends.set(keys[i], end)
-            reset = _seconds_left(end, now, limit.seconds)
-            usages[i] = Usage(limit, counts[i], reset, reset)
-    return usages
-
-
 def _seconds_left(end: float, now: float, window: int) -> int:
     """Whole seconds from ``now`` until a window of ``window`` seconds ends at ``end``: at least 1, at most
     ``window``."""
@@ -259,23 +311,6 @@ def _sliding_keys(key: str, limit: Limit, now: float) -> tuple[str, str, float]:
     window = int(now // limit.seconds)
     base = f"{key}::sliding::{limit.unit}::"
     return f"{base}{window}", f"{base}{window - 1}", now - window * limit.seconds
-
-
-async def _count_sliding(store: Counter, key: str, limits: Sequence[Limit]) -> list[Usage]:
-    now = time.time()
-    windows = [_sliding_keys(key, limit, now) for limit in limits]
-    counters = [  # kept two windows: still readable as "previous" in the next one
-        (current, 2 * limit.seconds) for (current, _, _), limit in zip(windows, limits, strict=True)
-    ]
-    counts, previous_values = await _incr_and_read(store, counters, [previous for _, previous, _ in windows])
-    usages = []
-    for current, previous_raw, (_, _, elapsed), limit in zip(counts, previous_values, windows, limits, strict=True):
-        previous = _as_count(previous_raw)
-        period = limit.seconds
-        used = previous * (1 - elapsed / period) + current
-        retry_after = _sliding_retry_after(limit, previous, current, elapsed)
-        usages.append(Usage(limit, used, max(math.ceil(period - elapsed), 1), retry_after))
-    return usages
 
 
 def _as_count(raw: bytes | None) -> int:

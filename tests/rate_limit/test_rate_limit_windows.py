@@ -9,7 +9,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from litestar_kvstores import MemoryStore
-from litestar_kvstores.rate_limit._windows import Limit, WindowEnds, count_request
+from litestar_kvstores.rate_limit._windows import Limit, RequestCounter, WindowEnds
 from tests.support.rate_limit import limited_app, sleep_until_fraction, statuses
 
 LIMIT = 10
@@ -64,11 +64,10 @@ def test_window_ends_are_forgotten_when_passed_and_beyond_their_bound() -> None:
 
 async def test_a_forgotten_window_end_is_read_again_from_the_store() -> None:
     store = MemoryStore()
-    ends = WindowEnds(max_entries=1)
-    limits = [Limit("minute", 10)]
-    await count_request(store, "{a}", limits, "fixed", want_reset=True, ends=ends)
+    counter = RequestCounter([Limit("minute", 10)], "fixed", want_reset=True, ends=WindowEnds(max_entries=1))
+    await counter.count(store, "{a}")
     await asyncio.sleep(1.1)
-    await count_request(store, "{b}", limits, "fixed", want_reset=True, ends=ends)  # evicts "{a}"'s end
-    (usage,) = await count_request(store, "{a}", limits, "fixed", want_reset=True, ends=ends)
+    await counter.count(store, "{b}")  # evicts "{a}"'s end
+    usage = await counter.count(store, "{a}")
     assert usage.used == 2
     assert 50 <= usage.reset <= 59  # read from the counter's lifetime, not assumed to be a whole window
