@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from typing import Any, NoReturn
 
@@ -198,18 +198,17 @@ def check_counters(counters: Iterable[tuple[object, object]]) -> list[tuple[str,
         ValueError: a key appears twice (each counter is counted once per call).
     """
     checked = [(check_key(key), ttl_seconds(expires_in)) for key, expires_in in counters]
-    check_distinct(key for key, _ in checked)
+    check_distinct([key for key, _ in checked])
     return checked
 
 
-def check_distinct(counter_keys: Iterable[str]) -> None:
+def check_distinct(counter_keys: Sequence[str]) -> None:
     """Check that no key of one ``incr_and_read`` call's counters repeats.
 
     Raises:
         ValueError: a key appears twice (each counter is counted once per call).
     """
-    keys = list(counter_keys)
-    if len(set(keys)) != len(keys):
+    if len(set(counter_keys)) != len(counter_keys):
         raise ValueError("A counter appears twice in one incr_and_read call")
 
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from litestar.exceptions import ImproperlyConfiguredException
 from litestar.middleware.rate_limit import RateLimitConfig, RateLimitMiddleware
 
-from ._config import encoded_names, refuse_if_over, with_headers
+from ._config import encoded_names, refusal, with_headers
 from ._startup import CheckedStore
-from ._windows import DURATIONS, Counter, Limit, RequestCounter
+from ._windows import DURATIONS, Limit, RequestCounter, Usage
 
 if TYPE_CHECKING:
     from litestar.connection import Request
@@ -64,8 +64,10 @@ class AtomicRateLimitMiddleware(RateLimitMiddleware):
             await self.app(scope, receive, send)
             return
         store = self._store.get(app)
-        usage = await self._counter.count(cast(Counter, store), self.cache_key_from_request(request))
-        refuse_if_over(self.config, usage)
+        counted = self._counter.count(store, self.cache_key_from_request(request))
+        usage = counted if isinstance(counted, Usage) else await counted
+        if not usage.allowed:
+            raise refusal(self.config, usage)
         if self.config.set_rate_limit_headers:
             send = with_headers(send, self._header_names, usage)
         await self.app(scope, receive, send)

@@ -16,7 +16,7 @@ from litestar.utils import ensure_async_callable
 
 from ..errors import StoreUnavailableError
 from ._startup import CheckedStore
-from ._windows import DURATIONS, Counter, DurationUnit, Limit, RequestCounter, Strategy, Usage, WindowEnds
+from ._windows import DURATIONS, DurationUnit, Limit, RequestCounter, Strategy, Usage, WindowEnds
 
 if TYPE_CHECKING:
     from litestar import Litestar
@@ -30,7 +30,7 @@ __all__ = (
     "encoded_names",
     "header_names",
     "header_values",
-    "refuse_if_over",
+    "refusal",
     "with_headers",
 )
 
@@ -72,7 +72,7 @@ class _Outage:
     def __init__(self) -> None:
         self.down = False
 
-    def failed(self, store_name: str, store: Store, fail_open: bool, error: BaseException) -> None:
+    def failed(self, store_name: str, store: object, fail_open: bool, error: BaseException) -> None:
         if not self.down:
             self.down = True
             outcome = "lets requests through unlimited" if fail_open else "answers 503"
@@ -178,19 +178,14 @@ def header_values(usage: Usage) -> tuple[str, str, str, str]:
     return limit.policy, str(limit.max_requests), str(usage.remaining), str(usage.reset)
 
 
-def refuse_if_over(config: Any, usage: Usage) -> None:
-    """Raise a 429 when ``usage`` is over its limit: ``Retry-After``, and the ``RateLimit-*`` headers if configured.
-
-    Raises:
-        TooManyRequestsException: ``usage`` is over its limit.
-    """
-    if usage.allowed:
-        return
+def refusal(config: Any, usage: Usage) -> TooManyRequestsException:
+    """The 429 for ``usage``, which is over its limit: ``Retry-After``, and the ``RateLimit-*`` headers if
+    configured."""
     headers: dict[str, str] = {}
     if config.set_rate_limit_headers:
         headers.update(zip(header_names(config), header_values(usage), strict=True))
     headers["Retry-After"] = str(usage.retry_after)
-    raise TooManyRequestsException(headers=headers)
+    return TooManyRequestsException(headers=headers)
 
 
 def encoded_names(config: Any) -> tuple[bytes, ...]:
@@ -214,7 +209,7 @@ def with_headers(send: Send, names: tuple[bytes, ...], usage: Usage) -> Send:
 
     async def send_wrapper(message: Message) -> None:
         if message["type"] == "http.response.start":
-            kept = [pair for pair in message.get("headers") or () if pair[0].lower() not in names]
+            kept = [pair for pair in message.get("headers") or () if pair[0] not in names]  # ASGI: lower case
             message["headers"] = [*kept, *added]
         await send(message)
 
@@ -249,6 +244,7 @@ class KVRateLimitMiddleware:
     # A plain ASGI class rather than Litestar's AbstractMiddleware, whose wrapper costs every request a call and the
     # exclusion checks even when nothing is excluded (bench_rate_limit, memory).
     __slots__ = (
+        "_by_address",
         "_counter",
         "_excluded",
         "_header_names",
@@ -277,6 +273,8 @@ class KVRateLimitMiddleware:
         )
         self._header_names = encoded_names(config) if config.set_rate_limit_headers else None
         self._route_ids: dict[int, str] = {}
+        self._by_address = config.scope == "client" and config.identifier_for_request is get_remote_address
+        """Whether a budget's key is the client's address alone (the default), which :meth:`__call__` builds itself."""
 
     def key_for(self, request: Request[Any, Any, Any]) -> str:
         """Return the budget's key of ``request`` (before each limit's suffix), in braces: the counters of one budget
@@ -316,8 +314,14 @@ class KVRateLimitMiddleware:
                 return
         config = self.config
         store = self._store.get(scope["litestar_app"])
+        if self._by_address:  # _key_for's first case without its call (bench_rate_limit, memory)
+            client = scope.get("client")
+            key = f"{{{KEY_PREFIX}::{client[0] if client else '127.0.0.1'}}}"
+        else:
+            key = self._key_for(scope, request)
         try:
-            usage = await self._counter.count(cast(Counter, store), self._key_for(scope, request))
+            counted = self._counter.count(store, key)
+            usage = counted if isinstance(counted, Usage) else await counted
         except UNREACHABLE as error:
             config.outage.failed(config.store, store, config.fail_open, error)
             if not config.fail_open:
@@ -326,7 +330,8 @@ class KVRateLimitMiddleware:
             return
         if config.outage.down:
             config.outage.recovered(config.store)
-        refuse_if_over(config, usage)
+        if not usage.allowed:
+            raise refusal(config, usage)
         if self._header_names is not None:
             send = with_headers(send, self._header_names, usage)
         await self.app(scope, receive, send)

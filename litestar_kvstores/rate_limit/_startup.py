@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from litestar import Litestar
 from litestar.exceptions import ImproperlyConfiguredException
 
-from ._windows import has_atomic_incr
+from ._windows import Counter, has_atomic_incr
 
 if TYPE_CHECKING:
     from litestar.stores.base import Store
@@ -56,8 +56,8 @@ def owning_app(asgi_app: ASGIApp) -> Litestar | None:
     return None
 
 
-def check_store(store: Store, store_name: str, middleware: str) -> None:
-    """Raise unless ``store`` counts atomically.
+def check_store(store: Store, store_name: str, middleware: str) -> Counter:
+    """Return ``store`` if it counts atomically.
 
     Raises:
         ImproperlyConfiguredException: ``store`` has no atomic ``incr``; the message names the store and what to use.
@@ -69,6 +69,7 @@ def check_store(store: Store, store_name: str, middleware: str) -> None:
             "none: give it a litestar_kvstores store (e.g. litestar_kvstores.MemoryStore or RedisStore, or "
             "KVStoresPlugin, whose stores all have one)"
         )
+    return store
 
 
 class _StoreCheck:
@@ -114,17 +115,20 @@ class CheckedStore:
     def __init__(self, asgi_app: ASGIApp, store_name: str, middleware: str) -> None:
         self._name = store_name
         self._middleware = middleware
-        self._verified: Store | None = None
+        self._verified: tuple[Store, Counter] | None = None
+        """The store last checked, and it as a counter."""
         check_store_on_startup(asgi_app, store_name, middleware)
 
-    def get(self, app: Litestar) -> Store:
+    def get(self, app: Litestar) -> Counter:
         """Return the application's store.
 
         Raises:
             ImproperlyConfiguredException: the store has no atomic ``incr``.
         """
         store = app.stores.get(self._name)
-        if store is not self._verified:
-            check_store(store, self._name, self._middleware)
-            self._verified = store
-        return store
+        verified = self._verified
+        if verified is not None and verified[0] is store:
+            return verified[1]
+        counter = check_store(store, self._name, self._middleware)
+        self._verified = (store, counter)
+        return counter

@@ -8,9 +8,9 @@ Two strategies:
   window's counter (kept for two windows) and the previous window's count is weighted by the part of it that
   still overlaps the last unit: ``estimate = previous * (1 - elapsed / window) + current``.
 
-A store with ``incr_and_read`` (memory, file, Redis, Valkey) counts every limit of a request in one call; on
-others every operation of one request is issued at once (``asyncio.gather``), or one after another on an
-in-process store, which never waits.
+A store with ``incr_and_read`` (memory, file, Redis, Valkey) counts every limit of a request in one call, one with
+``incr_and_read_nowait`` (memory) without a coroutine; on others every operation of one request is issued at once
+(``asyncio.gather``), or one after another on an in-process store, which never waits.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, cast
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, TypeGuard, cast
 
 from ..base import IN_PROCESS
 
@@ -66,7 +66,7 @@ class BatchCounter(Protocol):
     ) -> tuple[list[int], list[bytes | None]]: ...
 
 
-def has_atomic_incr(store: Store) -> bool:
+def has_atomic_incr(store: Store) -> TypeGuard[Counter]:
     """Return whether ``store`` offers the contract's atomic ``incr`` (Litestar's own stores do not)."""
     return callable(getattr(store, "incr", None))
 
@@ -134,7 +134,7 @@ class RequestCounter:
         ends: For ``fixed``, the window ends this process knows (a new one by default).
     """
 
-    __slots__ = ("_fixed", "count", "ends", "limits", "want_reset")
+    __slots__ = ("_fixed", "_maxima", "count", "ends", "limits", "want_reset")
 
     def __init__(
         self, limits: Sequence[Limit], strategy: Strategy, *, want_reset: bool, ends: WindowEnds | None = None
@@ -143,63 +143,86 @@ class RequestCounter:
         self.want_reset = want_reset
         self.ends = WindowEnds() if ends is None else ends
         self._fixed = tuple((limit.fixed_suffix, limit.seconds) for limit in self.limits)
-        self.count: Callable[[Counter, str], Awaitable[Usage]] = (
+        self._maxima = tuple(limit.max_requests for limit in self.limits)
+        self.count: Callable[[Counter, str], Usage | Awaitable[Usage]] = (
             self._count_sliding if strategy == "sliding" else self._count_fixed
         )
         """``count(store, key)``: count one request under the budget's ``key`` (each limit appends its own suffix)
-        in ``store``, which has an atomic ``incr``; return the usage of the limit :func:`reported` picks.
+        in ``store``, which has an atomic ``incr``; return the usage of the limit :func:`reported` picks, or an
+        awaitable of it when the store must be waited for (every store but one with ``incr_and_read_nowait``).
 
         Raises:
             StoreError: the store failed (``StoreUnavailableError`` when it is unreachable)."""
 
-    async def _count_fixed(self, store: Counter, key: str) -> Usage:
+    def _count_fixed(self, store: Counter, key: str) -> Usage | Awaitable[Usage]:
         counters = [(key + suffix, seconds) for suffix, seconds in self._fixed]
+        nowait = getattr(store, "incr_and_read_nowait", None)
+        if nowait is None:
+            return self._count_fixed_waiting(store, counters)
+        # counted without a coroutine: a memory store never waits (bench_rate_limit, memory)
+        counts, _ = nowait(counters, ())
+        return self._fixed_usage(store, counters, counts)
+
+    async def _count_fixed_waiting(self, store: Counter, counters: list[tuple[str, int]]) -> Usage:
         counts, _ = await _incr_and_read(store, counters, ())
+        usage = self._fixed_usage(store, counters, counts)
+        return usage if isinstance(usage, Usage) else await usage
+
+    def _fixed_usage(
+        self, store: Counter, counters: Sequence[tuple[str, int]], counts: Sequence[int]
+    ) -> Usage | Awaitable[Usage]:
+        """The usage :func:`reported` picks once the counters are counted, or an awaitable of it when a window end
+        must be read from the store."""
         now = time.monotonic()
-        ends, limits = self.ends, self.limits
-        # One pass for the common case, every limit admitting: the reported limit is the one with fewest left, and
-        # only its window end is looked up (bench_rate_limit, memory).
-        fewest_left = 0
-        refusing: list[int] = []
+        ends = self.ends
+        # The common case in one pass, every limit admitting: the reported limit is the one with fewest left, and only
+        # its window end is looked up (bench_rate_limit, memory).
+        fewest, fewest_left = 0, -1
         for i, count in enumerate(counts):
             if count == 1:  # this request created the counter: its window is a whole unit from now
-                ends.set(counters[i][0], now + counters[i][1])
-            left = limits[i].max_requests - count
-            if left < 0:
-                refusing.append(i)
-            elif left < limits[fewest_left].max_requests - counts[fewest_left]:
-                fewest_left = i
-        if refusing:
-            return reported([await self._usage(store, counters, counts, i, now, exact=True) for i in refusing])
-        counter, seconds = counters[fewest_left]
-        end = ends.get(counter, now)
-        if end is None:
-            return await self._usage(store, counters, counts, fewest_left, now, exact=self.want_reset)
-        reset = _seconds_left(end, now, seconds)
-        return Usage(limits[fewest_left], counts[fewest_left], reset, reset)
+                ends.remember(counters[i][0], now + counters[i][1])
+            left = self._maxima[i] - count
+            if left < 0:  # Retry-After is exact: the ends this process does not know are read
+                refusing = [i for i, count in enumerate(counts) if count > self._maxima[i]]
+                return self._reported_reading(store, counters, counts, refusing, now)
+            if fewest_left < 0 or left < fewest_left:
+                fewest, fewest_left = i, left
+        counter, seconds = counters[fewest]
+        end = ends.get(counter)
+        if end is None or end <= now:  # not known (or passed): read it, or take the window as whole
+            if self.want_reset:
+                return self._reported_reading(store, counters, counts, (fewest,), now)
+            end = now + seconds
+        reset = min(math.ceil(end - now), seconds)  # _seconds_left's bounds: end > now here
+        return Usage(self.limits[fewest], counts[fewest], reset, reset)
 
-    async def _usage(
+    async def _reported_reading(
         self,
         store: Counter,
         counters: Sequence[tuple[str, int]],
         counts: Sequence[int],
-        i: int,
+        chosen: Sequence[int],
         now: float,
-        *,
-        exact: bool,
     ) -> Usage:
-        """The usage of the ``i``-th limit, whose window end this process may not know: when it does not, the
-        counter's lifetime is read if ``exact`` (once per window and key in this process, or after the memory of it
-        was evicted), else the window is taken as whole."""
-        counter, seconds = counters[i]
-        end = self.ends.get(counter, now)
-        if end is None and exact:
-            end = now + (await store.expires_in(counter) or seconds)
-            self.ends.set(counter, end)
-        elif end is None:
-            end = now + seconds
-        reset = _seconds_left(end, now, seconds)
-        return Usage(self.limits[i], counts[i], reset, reset)
+        """The usage :func:`reported` picks among the limits ``chosen``, whose window ends are read from the store's
+        counters where this process does not know them (once per window and key in this process, or after the
+        memory of it was evicted), in one batch."""
+        ends = self.ends
+        for (counter, seconds), count in zip(counters, counts, strict=True):
+            if count == 1:  # created by this request (the first pass may have stopped before it)
+                ends.remember(counter, now + seconds)
+        unknown = [i for i in chosen if ends.end_of(counters[i][0], now) is None]
+        lifetimes = await _gather(store, [store.expires_in(counters[i][0]) for i in unknown])
+        for i, lifetime in zip(unknown, lifetimes, strict=True):
+            counter, seconds = counters[i]
+            ends.remember(counter, now + (lifetime or seconds))
+        usages = []
+        for i in chosen:
+            counter, seconds = counters[i]
+            end = ends.end_of(counter, now)
+            reset = seconds if end is None else _seconds_left(end, now, seconds)
+            usages.append(Usage(self.limits[i], counts[i], reset, reset))
+        return reported(usages)
 
     async def _count_sliding(self, store: Counter, key: str) -> Usage:
         now = time.time()
@@ -269,35 +292,36 @@ async def _incr_and_read_apart(
     return results[: len(counters)], results[len(counters) :]
 
 
-class WindowEnds:
-    """When fixed windows end, remembered in this process (the longest remembered first out).
+class WindowEnds(dict[str, float]):
+    """When fixed windows end (``time.monotonic()``), by counter key, remembered in this process (the longest
+    remembered first out).
 
     A counter's expiry is set when it is created and never moved, so its end, once known, stays true until it
     passes: the reset time is read from the store once per window and key, not once per request. A forgotten end
-    costs one read of the counter's lifetime; a plain dictionary without recency order keeps the look-up that
-    every request makes cheap (bench_rate_limit, memory).
+    costs one read of the counter's lifetime. A plain dictionary, without recency order, whose own ``get`` serves
+    the look-up every request makes (bench_rate_limit, memory): an end that has passed is the reader's to ignore.
     """
 
-    __slots__ = ("_ends", "max_entries")
+    __slots__ = ("max_entries",)
 
     def __init__(self, max_entries: int = 10_000) -> None:
+        super().__init__()
         self.max_entries = max_entries
-        self._ends: dict[str, float] = {}
 
-    def get(self, key: str, now: float) -> float | None:
-        """Return the end of ``key``'s window, or ``None`` when it is unknown or has passed by ``now``."""
-        end = self._ends.get(key)
+    def end_of(self, key: str, now: float) -> float | None:
+        """Return the end of ``key``'s window, or ``None`` when it is unknown or has passed by ``now`` (then it is
+        forgotten)."""
+        end = self.get(key)
         if end is None or end > now:
             return end
-        del self._ends[key]
+        del self[key]
         return None
 
-    def set(self, key: str, end: float) -> None:
+    def remember(self, key: str, end: float) -> None:
         """Remember that ``key``'s window ends at ``end``."""
-        ends = self._ends
-        ends[key] = end
-        if len(ends) > self.max_entries:
-            del ends[next(iter(ends))]
+        self[key] = end
+        if len(self) > self.max_entries:
+            del self[next(iter(self))]
 
 
 def _seconds_left(end: float, now: float, window: int) -> int:

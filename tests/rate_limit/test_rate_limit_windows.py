@@ -10,7 +10,7 @@ from litestar.testing import AsyncTestClient
 
 from litestar_kvstores import MemoryStore
 from litestar_kvstores.rate_limit._windows import Limit, RequestCounter, WindowEnds
-from tests.support.rate_limit import limited_app, sleep_until_fraction, statuses
+from tests.support.rate_limit import count_once, limited_app, sleep_until_fraction, statuses
 
 LIMIT = 10
 EDGE_BACKENDS = ["memory", "file", "redis", "valkey", "mongo"]
@@ -52,22 +52,22 @@ async def test_a_sliding_window_admits_little_more_than_the_limit_across_an_edge
 
 def test_window_ends_are_forgotten_when_passed_and_beyond_their_bound() -> None:
     ends = WindowEnds(max_entries=2)
-    ends.set("a", 10.0)
-    ends.set("b", 20.0)
-    assert (ends.get("a", 5.0), ends.get("b", 5.0)) == (10.0, 20.0)
-    assert ends.get("a", 10.0) is None  # passed: forgotten
-    assert ends.get("a", 5.0) is None
-    ends.set("a", 30.0)
-    ends.set("c", 40.0)  # a third end: the longest remembered ("b") goes
-    assert (ends.get("b", 5.0), ends.get("a", 5.0), ends.get("c", 5.0)) == (None, 30.0, 40.0)
+    ends.remember("a", 10.0)
+    ends.remember("b", 20.0)
+    assert (ends.end_of("a", 5.0), ends.end_of("b", 5.0)) == (10.0, 20.0)
+    assert ends.end_of("a", 10.0) is None  # passed: forgotten
+    assert ends.end_of("a", 5.0) is None
+    ends.remember("a", 30.0)
+    ends.remember("c", 40.0)  # a third end: the longest remembered ("b") goes
+    assert (ends.end_of("b", 5.0), ends.end_of("a", 5.0), ends.end_of("c", 5.0)) == (None, 30.0, 40.0)
 
 
 async def test_a_forgotten_window_end_is_read_again_from_the_store() -> None:
     store = MemoryStore()
     counter = RequestCounter([Limit("minute", 10)], "fixed", want_reset=True, ends=WindowEnds(max_entries=1))
-    await counter.count(store, "{a}")
+    await count_once(counter, store, "{a}")
     await asyncio.sleep(1.1)
-    await counter.count(store, "{b}")  # evicts "{a}"'s end
-    usage = await counter.count(store, "{a}")
+    await count_once(counter, store, "{b}")  # evicts "{a}"'s end
+    usage = await count_once(counter, store, "{a}")
     assert usage.used == 2
     assert 50 <= usage.reset <= 59  # read from the counter's lifetime, not assumed to be a whole window

@@ -16,6 +16,7 @@ from litestar.types import Middleware
 
 from litestar_kvstores import KVStoresConfig, KVStoresPlugin
 from litestar_kvstores.rate_limit import KVRateLimitConfig
+from litestar_kvstores.rate_limit._windows import RequestCounter, Usage
 
 STORE = "limits"
 
@@ -68,3 +69,9 @@ async def sleep_until_fraction(low: float, high: float, period: float = 1.0) -> 
     while not low <= time.time() % period < high:
         now = time.time() % period
         await asyncio.sleep(((low - now) % period) + 0.001)
+
+
+async def count_once(counter: RequestCounter, store: Any, key: str) -> Usage:
+    """Count one request with ``counter`` (which answers at once for a store that never waits)."""
+    counted = counter.count(store, key)
+    return counted if isinstance(counted, Usage) else await counted
