@@ -244,7 +244,6 @@ class KVRateLimitMiddleware:
     # A plain ASGI class rather than Litestar's AbstractMiddleware, whose wrapper costs every request a call and the
     # exclusion checks even when nothing is excluded (bench_rate_limit, memory).
     __slots__ = (
-        "_by_address",
         "_counter",
         "_excluded",
         "_header_names",
@@ -273,8 +272,6 @@ class KVRateLimitMiddleware:
         )
         self._header_names = encoded_names(config) if config.set_rate_limit_headers else None
         self._route_ids: dict[int, str] = {}
-        self._by_address = config.scope == "client" and config.identifier_for_request is get_remote_address
-        """Whether a budget's key is the client's address alone (the default), which :meth:`__call__` builds itself."""
 
     def key_for(self, request: Request[Any, Any, Any]) -> str:
         """Return the budget's key of ``request`` (before each limit's suffix), in braces: the counters of one budget
@@ -314,13 +311,8 @@ class KVRateLimitMiddleware:
                 return
         config = self.config
         store = self._store.get(scope["litestar_app"])
-        if self._by_address:  # _key_for's first case without its call (bench_rate_limit, memory)
-            client = scope.get("client")
-            key = f"{{{KEY_PREFIX}::{client[0] if client else '127.0.0.1'}}}"
-        else:
-            key = self._key_for(scope, request)
         try:
-            counted = self._counter.count(store, key)
+            counted = self._counter.count(store, self._key_for(scope, request))
             usage = counted if isinstance(counted, Usage) else await counted
         except UNREACHABLE as error:
             config.outage.failed(config.store, store, config.fail_open, error)
