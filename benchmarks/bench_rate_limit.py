@@ -15,7 +15,8 @@ keeps a JSON list of every request's time in its window, so its limit is per sec
 list shortest. Backends: memory, file, Redis (a server started here); one uvicorn process, then two (see
 :class:`~benchmarks.http_harness.Served`).
 
-Run: ``python -m benchmarks.bench_rate_limit [--duration 5] [--connections 32] [--rounds 3] [--backends ...]``.
+Run: ``python -m benchmarks.bench_rate_limit [--duration 5] [--connections 32] [--rounds 3] [--backends ...]``;
+``--in-process`` instead times each subject on memory called in process, without a server or wrk.
 The subjects of a backend are served at once and loaded in turns; each one's best round counts. Needs ``wrk`` (Debian:
 ``apt-get install -y wrk``).
 """
@@ -40,10 +41,12 @@ from litestar_kvstores import KVStoresConfig, KVStoresPlugin
 from litestar_kvstores.rate_limit import KVRateLimitConfig
 from testservers.redis import start_server
 
+from .asgi_timing import cpu_per_request
 from .http_harness import Subject, best_rates, describe_server, require_wrk
 
 BACKENDS = ("memory", "file", "redis")
 SUBJECTS = ("kv", "stock", "none", "quiet")
+LABELS = ("kv, 2 limits", "stock, 1 limit", "none", "kv, no headers")
 MEMORY_ONLY = ("none", "quiet")
 HUGE = 10**9
 
@@ -64,7 +67,11 @@ def _stock_store(backend: str, location: str) -> Store:
 def create_app() -> Litestar:
     """The app one benchmark run serves: ``BENCH_RL_SUBJECT``, ``BENCH_RL_BACKEND``, ``BENCH_RL_LOCATION``."""
     subject, backend = os.environ["BENCH_RL_SUBJECT"], os.environ["BENCH_RL_BACKEND"]
-    location = os.environ.get("BENCH_RL_LOCATION", "")
+    return build_app(subject, backend, os.environ.get("BENCH_RL_LOCATION", ""))
+
+
+def build_app(subject: str, backend: str, location: str = "") -> Litestar:
+    """The application of ``subject`` on ``backend`` (``location``: the file store's directory or Redis's URL)."""
     if subject == "stock":
         stock = RateLimitConfig(rate_limit=("second", HUGE))
         return Litestar([index], middleware=[stock.middleware], stores={"rate_limit": _stock_store(backend, location)})
@@ -99,13 +106,29 @@ def _ratio(numerator: float | None, denominator: float | None) -> str:
     return "-" if numerator is None or denominator is None else f"{numerator / denominator:.2f}x"
 
 
+def in_process(requests: int, rounds: int) -> None:
+    """Print each memory subject's own CPU time per request, called in process (see :mod:`benchmarks.asgi_timing`)."""
+    times = {subject: cpu_per_request(build_app(subject, "memory"), "/", requests, rounds) for subject in SUBJECTS}
+    print(f"### In process (uvloop), memory, best of {rounds} x {requests:,} requests\n")
+    print("| subject | µs per request | over none |")
+    print("|---|---|---|")
+    for subject, label in zip(SUBJECTS, LABELS, strict=True):
+        print(f"| {label} | {times[subject]:.1f} | {times[subject] - times['none']:+.1f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=5, help="seconds of load per run (default 5)")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
     parser.add_argument("--rounds", type=int, default=3, help="turns per subject, the best counts (default 3)")
     parser.add_argument("--backends", nargs="+", choices=BACKENDS, default=BACKENDS, help="default: all")
+    parser.add_argument(
+        "--in-process", action="store_true", help="only each memory subject's CPU time per request, without a server"
+    )
     args = parser.parse_args()
+    if args.in_process:
+        in_process(20_000, 5)
+        return
     require_wrk()
     redis_server = start_server("redis")
     workdir = Path(tempfile.mkdtemp(prefix="bench-rate-limit-"))

@@ -24,15 +24,19 @@ from testservers.process import wait_until
 ROOT = Path(__file__).resolve().parent.parent
 
 
+PLAIN_SERVER = os.environ.get("BENCH_UVICORN") == "plain"
+"""``BENCH_UVICORN=plain``: serve on uvicorn's plain server (``--loop asyncio --http h11``) instead of its defaults."""
+
+
 def describe_server() -> str:
     """Which uvicorn serves the subjects: its defaults (``--loop auto --http auto``) take uvloop and httptools when
-    they are installed (the ``bench`` extra installs them, as ``litestar[standard]`` does)."""
+    they are installed (the ``bench`` extra installs them, as ``litestar[standard]`` does); see :data:`PLAIN_SERVER`."""
     import importlib.util
 
     import uvicorn
 
-    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
-    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    loop = "uvloop" if importlib.util.find_spec("uvloop") and not PLAIN_SERVER else "asyncio"
+    http = "httptools" if importlib.util.find_spec("httptools") and not PLAIN_SERVER else "h11"
     return f"uvicorn {uvicorn.__version__} ({loop}, {http})"
 
 
@@ -78,6 +82,7 @@ class Served:
                 fd = sock.fileno()
                 argv = [sys.executable, "-m", "uvicorn", "--factory", subject.factory, "--fd", str(fd)]
                 argv += ["--no-access-log", "--log-level", "warning"]
+                argv += ["--loop", "asyncio", "--http", "h11"] if PLAIN_SERVER else []
                 self.processes.append(
                     subprocess.Popen(
                         argv,
