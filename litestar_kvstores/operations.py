@@ -37,6 +37,8 @@ __all__ = (
     "count_tree",
     "export_tree",
     "import_tree",
+    "key_batches",
+    "read_batch",
     "walk",
 )
 
@@ -112,7 +114,8 @@ async def count_tree(store: KVStore) -> int:
     return total
 
 
-async def _key_batches(store: KVStore, size: int) -> AsyncIterator[list[str]]:
+async def key_batches(store: KVStore, size: int = BATCH_SIZE) -> AsyncIterator[list[str]]:
+    """The keys of ``store`` (this namespace only) in lists of up to ``size``."""
     batch: list[str] = []
     async for key in store.keys():
         batch.append(key)
@@ -123,7 +126,7 @@ async def _key_batches(store: KVStore, size: int) -> AsyncIterator[list[str]]:
         yield batch
 
 
-async def _read_batch(store: KVStore, keys: list[str]) -> list[tuple[str, bytes | None, int | None]]:
+async def read_batch(store: KVStore, keys: list[str]) -> list[tuple[str, bytes | None, int | None]]:
     """``(key, value, expires_in)`` per key; the expiry is read first, so a value read after it never outlives it."""
     expiries = await asyncio.gather(*(store.expires_in(key) for key in keys))
     values = await store.get_many(keys)
@@ -181,8 +184,8 @@ async def copy_tree(
     summary = CopySummary()
     async for path, namespace in walk(source):
         target = _child(destination, path)
-        async for keys in _key_batches(namespace, batch_size):
-            entries = await _read_batch(namespace, keys)
+        async for keys in key_batches(namespace, batch_size):
+            entries = await read_batch(namespace, keys)
             live = [(key, value, expiry) for key, value, expiry in entries if value is not None]
             summary.expired += len(entries) - len(live)
             if existing == "skip" and live:
@@ -215,8 +218,8 @@ async def export_tree(
     summary = CopySummary()
     out.write(json.dumps({"format": EXPORT_FORMAT, "version": EXPORT_VERSION}) + "\n")
     async for path, namespace in walk(store):
-        async for keys in _key_batches(namespace, batch_size):
-            entries = await _read_batch(namespace, keys)
+        async for keys in key_batches(namespace, batch_size):
+            entries = await read_batch(namespace, keys)
             written = 0
             for key, value, expiry in entries:
                 if value is None:

@@ -183,7 +183,7 @@ class RequestCounter:
                 ends.remember(counters[i][0], now + counters[i][1])
             left = self._maxima[i] - count
             if left < 0:  # Retry-After is exact: the ends this process does not know are read
-                refusing = [i for i, count in enumerate(counts) if count > self._maxima[i]]
+                refusing = [j for j, counted in enumerate(counts) if counted > self._maxima[j]]
                 return self._reported_reading(store, counters, counts, refusing, now)
             if fewest_left < 0 or left < fewest_left:
                 fewest, fewest_left = i, left
@@ -245,7 +245,6 @@ class RequestCounter:
 def reported(usages: Sequence[Usage]) -> Usage:
     """The usage the headers describe: the refusing limit that frees up last, else the one with fewest left
     (ties: the first in the order of the limits)."""
-    # one pass without key functions: runs on every request (bench_rate_limit)
     chosen = usages[0]
     for usage in usages[1:]:
         if chosen.allowed:

@@ -11,6 +11,7 @@ authentication. Keys are *not* encrypted (operators can find them, and they must
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import os
@@ -22,6 +23,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ..errors import StoreError
+from ..operations import key_batches, read_batch
 from ..validation import INT64_MAX, INT64_MIN, check_key, encode_value
 from .base import StoreWrapper
 from .keys import decode_key
@@ -178,24 +180,28 @@ class EncryptedStore(StoreWrapper):
         Args:
             dry_run: Only count the values an older key encrypted (and that the configured keys decrypt); write
                 nothing.
-            progress: Called after each key with (1, the bytes of its stored value, 0 when it was missing).
+            progress: Called for each key with (1, the bytes of its stored value, 0 when it was missing), batch by
+                batch.
 
         Returns:
             How many values were rewritten (with ``dry_run``: would be).
         """
         rewritten = 0
-        async for key in self.store.keys():
-            remaining = await self.store.expires_in(key)  # first: an entry that expires meanwhile is then skipped
-            stored = await self.store.get(key)
-            if progress is not None:
-                progress(1, 0 if stored is None else len(stored))
-            if stored is None or not self.needs_reencryption(stored):
-                continue
-            value = self._decode(key, stored)
-            if value is None:
-                continue
-            if dry_run or await self.store.compare_and_set(key, stored, self._encode(key, value), remaining):
-                rewritten += 1
+        async for keys in key_batches(self.store):  # three round trips a batch, not three a key
+            replacements = []
+            for key, stored, remaining in await read_batch(self.store, keys):
+                if progress is not None:
+                    progress(1, 0 if stored is None else len(stored))
+                if stored is None or not self.needs_reencryption(stored):
+                    continue
+                value = self._decode(key, stored)
+                if value is None:
+                    continue
+                if dry_run:
+                    rewritten += 1
+                else:
+                    replacements.append(self.store.compare_and_set(key, stored, self._encode(key, value), remaining))
+            rewritten += sum(await asyncio.gather(*replacements))
         namespaces = getattr(self.store, "namespaces", None)
         if namespaces is not None:
             async for name in namespaces():

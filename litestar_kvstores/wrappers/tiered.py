@@ -29,6 +29,42 @@ def _far_lifetime(remaining: int | None, renew_seconds: float | None = None) -> 
     return remaining - 1.0  # expires_in rounds up: the entry lives between remaining - 1 and remaining
 
 
+Slot = tuple[str | None, str]
+"""A key in the far store: its namespace and the key."""
+
+
+class _ReadsThrough:
+    """The far reads whose near copies are not kept yet, by slot, and which of them a write has made stale.
+
+    A read-through keeps a near copy after its far read returns. A write or delete through the store that lands in
+    between would be undone by that copy (for up to ``near_ttl``), so it marks the slot and the copy is not kept.
+    Shared by a TieredStore and its namespaces; it holds nothing once no read is in flight.
+    """
+
+    __slots__ = ("in_flight", "stale")
+
+    def __init__(self) -> None:
+        self.in_flight: dict[Slot, int] = {}
+        self.stale: set[Slot] = set()
+
+    def started(self, slots: Iterable[Slot]) -> None:
+        for slot in slots:
+            self.in_flight[slot] = self.in_flight.get(slot, 0) + 1
+
+    def finished(self, slots: Iterable[Slot]) -> None:
+        for slot in slots:
+            count = self.in_flight[slot] - 1
+            if count:
+                self.in_flight[slot] = count
+            else:
+                del self.in_flight[slot]
+                self.stale.discard(slot)
+
+    def written(self, slots: Iterable[Slot] | None = None) -> None:
+        """Mark the reads in flight of ``slots`` (``None``: every one) as stale."""
+        self.stale.update(self.in_flight if slots is None else (slot for slot in slots if slot in self.in_flight))
+
+
 class TieredStore(StoreWrapper):
     """Reads through a near store (usually a bounded :class:`~litestar_kvstores.MemoryStore`) to a far one.
 
@@ -46,7 +82,9 @@ class TieredStore(StoreWrapper):
       rounding of ``expires_in``.
 
     Staleness: a write or delete made through another process (or another TieredStore) is visible here within
-    ``near_ttl`` seconds at the latest; writes through this store are visible here at once.
+    ``near_ttl`` seconds at the latest; writes through this store (and its namespaces) are visible here at once, also
+    when a read-through of the same key is under way: its near copy is then not kept (with an in-process near
+    store, which does not wait between that check and the copy).
 
     Args:
         near: The fast store; give it bounds (``MemoryStore(max_entries=...)``) so it cannot grow without limit.
@@ -58,13 +96,14 @@ class TieredStore(StoreWrapper):
         ValueError: ``near_ttl`` is not positive.
     """
 
-    __slots__ = ("near", "near_ttl")
+    __slots__ = ("_reads", "near", "near_ttl")
 
     def __init__(self, near: KVStore, far: KVStore, *, near_ttl: TTL = 5.0) -> None:
         super().__init__(far)
         if not isinstance(near, KVStore):
             raise TypeError(f"TieredStore needs a store of litestar_kvstores, not {type(near).__name__}")
         self.near = near
+        self._reads = _ReadsThrough()
         seconds = ttl_seconds(near_ttl, "near_ttl")
         assert seconds is not None
         self.near_ttl = seconds
@@ -82,6 +121,10 @@ class TieredStore(StoreWrapper):
         child = super().with_namespace(namespace)
         child.near = self.near.with_namespace(namespace)
         return child
+
+    def _written(self, keys: Iterable[str] | None = None) -> None:
+        """Tell the reads in flight that ``keys`` (``None``: all) were just written or deleted in the far store."""
+        self._reads.written(None if keys is None else [(self.namespace, key) for key in keys])
 
     def _near_lifetime(self, far_ttl: float | None, started: float) -> float | None:
         """Seconds a near copy may live: ``near_ttl`` at most and not past ``far_ttl`` seconds counted from
@@ -109,13 +152,19 @@ class TieredStore(StoreWrapper):
                 return value
         renew_seconds = ttl_seconds(renew_for, "renew_for")
         started = time.monotonic()
-        remaining, value = await asyncio.gather(self.store.expires_in(key), self.store.get(key, renew_for))
-        if value is None:
-            if renew_for is not None:
-                await self.near.delete(key)
-            return None
-        if not await self._expired_meanwhile({key: value}, [remaining]):
-            await self._keep_near({key: value}, _far_lifetime(remaining, renew_seconds), started)
+        slots = [(self.namespace, key)]
+        self._reads.started(slots)
+        try:
+            remaining, value = await asyncio.gather(self.store.expires_in(key), self.store.get(key, renew_for))
+            if value is None:
+                if renew_for is not None:
+                    await self.near.delete(key)
+                return None
+            fresh = slots[0] not in self._reads.stale  # no write came meanwhile
+            if fresh and not await self._expired_meanwhile({key: value}, [remaining]):
+                await self._keep_near({key: value}, _far_lifetime(remaining, renew_seconds), started)
+        finally:
+            self._reads.finished(slots)
         return value
 
     async def _expired_meanwhile(self, values: Mapping[str, bytes | None], remaining: Iterable[int | None]) -> set[str]:
@@ -136,12 +185,14 @@ class TieredStore(StoreWrapper):
         """Write ``value`` to the far store, then keep a near copy."""
         started = time.monotonic()
         await self.store.set(key, value, expires_in)
+        self._written([key])
         await self._keep_near({key: encode_value(value)}, ttl_seconds(expires_in), started)
 
     async def set_many(self, mapping: Mapping[str, str | bytes], expires_in: TTL | None = None) -> None:
         """Write every item to the far store, then keep near copies."""
         started = time.monotonic()
         await self.store.set_many(mapping, expires_in)
+        self._written(mapping)
         ttl = self._near_lifetime(ttl_seconds(expires_in), started)
         if ttl is not None:
             await self.near.set_many(mapping, ttl)
@@ -154,36 +205,47 @@ class TieredStore(StoreWrapper):
         if not missing:
             return found
         started = time.monotonic()
-        # the expiries first, as in get; gather keeps the order of the calls
-        remaining_and_values = await asyncio.gather(
-            *(self.store.expires_in(key) for key in missing), self.store.get_many(missing)
-        )
-        remaining = cast("list[int | None]", remaining_and_values[:-1])
-        values = cast("dict[str, bytes | None]", remaining_and_values[-1])
-        read = {key: values.get(key) for key in missing}
-        found.update(read)
-        gone = await self._expired_meanwhile(read, remaining)
-        by_lifetime: dict[float | None, dict[str, bytes]] = {}
-        for (key, value), seconds in zip(read.items(), remaining, strict=True):
-            if value is not None and key not in gone:
-                by_lifetime.setdefault(_far_lifetime(seconds), {})[key] = value
-        await asyncio.gather(*(self._keep_near(mapping, far_ttl, started) for far_ttl, mapping in by_lifetime.items()))
+        slots = [(self.namespace, key) for key in missing]
+        self._reads.started(slots)
+        try:
+            # the expiries first, as in get; gather keeps the order of the calls
+            remaining_and_values = await asyncio.gather(
+                *(self.store.expires_in(key) for key in missing), self.store.get_many(missing)
+            )
+            remaining = cast("list[int | None]", remaining_and_values[:-1])
+            values = cast("dict[str, bytes | None]", remaining_and_values[-1])
+            read = {key: values.get(key) for key in missing}
+            found.update(read)
+            gone = await self._expired_meanwhile(read, remaining)
+            by_lifetime: dict[float | None, dict[str, bytes]] = {}
+            stale = self._reads.stale  # the keys a write came to meanwhile
+            for (key, value), seconds in zip(read.items(), remaining, strict=True):
+                if value is not None and key not in gone and (self.namespace, key) not in stale:
+                    by_lifetime.setdefault(_far_lifetime(seconds), {})[key] = value
+            await asyncio.gather(
+                *(self._keep_near(mapping, far_ttl, started) for far_ttl, mapping in by_lifetime.items())
+            )
+        finally:
+            self._reads.finished(slots)
         return found
 
     async def delete(self, key: str) -> None:
         """Delete ``key`` from both stores."""
         await self.store.delete(key)
+        self._written([key])
         await self.near.delete(key)
 
     async def delete_many(self, keys: Iterable[str]) -> None:
         """Delete every key of ``keys`` from both stores."""
         keys = list(keys)
         await self.store.delete_many(keys)
+        self._written(keys)
         await self.near.delete_many(keys)
 
     async def delete_all(self) -> None:
         """Delete this namespace and its children from both stores."""
         await self.store.delete_all()
+        self._written()  # this namespace's and its children's: every read in flight, to be simple
         await self.near.delete_all()
 
     async def delete_expired(self) -> int:
@@ -195,12 +257,14 @@ class TieredStore(StoreWrapper):
     async def incr(self, key: str, amount: int = 1, expires_in: TTL | None = None) -> int:
         """Count in the far store and drop the near copy of ``key``."""
         value = await self.store.incr(key, amount, expires_in)
+        self._written([key])
         await self.near.delete(key)
         return value
 
     async def add(self, key: str, value: str | bytes, expires_in: TTL | None = None) -> bool:
         """Add in the far store and drop the near copy of ``key``."""
         added = await super().add(key, value, expires_in)
+        self._written([key])
         await self.near.delete(key)
         return added
 
@@ -209,12 +273,14 @@ class TieredStore(StoreWrapper):
     ) -> bool:
         """Compare and set in the far store and drop the near copy of ``key``."""
         replaced = await super().compare_and_set(key, expected, value, expires_in)
+        self._written([key])
         await self.near.delete(key)
         return replaced
 
     async def compare_and_delete(self, key: str, expected: str | bytes) -> bool:
         """Compare and delete in the far store and drop the near copy of ``key``."""
         deleted = await super().compare_and_delete(key, expected)
+        self._written([key])
         await self.near.delete(key)
         return deleted
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import time
+from collections.abc import Iterable
+from typing import Any
 
 import pytest
 
@@ -162,6 +164,51 @@ async def test_an_entry_that_expires_during_a_read_through_is_not_kept_near(redi
     assert value == b"v"
     assert not await near.exists("k")
     assert await store.get("k") is None
+
+
+class GatedReadStore(StoreWrapper):
+    """A far store whose reads, once done, wait for ``gate`` before they return (a slow far read)."""
+
+    def __init__(self, store: KVStore) -> None:
+        super().__init__(store)
+        self.read_done = asyncio.Event()
+        self.gate = asyncio.Event()
+
+    async def _wait(self) -> None:
+        self.read_done.set()
+        await self.gate.wait()
+
+    async def get(self, key: str, renew_for: Any = None) -> bytes | None:
+        value = await super().get(key, renew_for)
+        await self._wait()
+        return value
+
+    async def get_many(self, keys: Iterable[str]) -> dict[str, bytes | None]:
+        values = await super().get_many(keys)
+        await self._wait()
+        return values
+
+
+@pytest.mark.parametrize("read", ["get", "get_many"])
+@pytest.mark.parametrize("write", ["delete", "set", "incr"])
+async def test_a_write_during_a_read_through_is_not_undone_near(redis_store: KVStore, read: str, write: str) -> None:
+    far = GatedReadStore(redis_store)
+    store = TieredStore(MemoryStore(), far, near_ttl=60)
+    await redis_store.set("k", b"41", expires_in=100)  # with an expiry: no exists() check after the read
+    reading = asyncio.create_task(store.get("k") if read == "get" else store.get_many(["k"]))
+    await far.read_done.wait()  # the read-through has read 41 in the far store; it keeps it near when it returns
+    if write == "delete":
+        await store.delete("k")
+    elif write == "set":
+        await store.set("k", b"new")
+    else:
+        await store.incr("k")
+    far.gate.set()
+    await reading
+    written = {"delete": None, "set": b"new", "incr": b"42"}[write]
+    assert await store.near.get("k") in (None, written)  # not the 41 read before the write
+    assert await store.get("k") == written
+    assert (store._reads.in_flight, store._reads.stale) == ({}, set())  # nothing kept once no read is in flight
 
 
 async def test_a_write_in_another_process_is_visible_within_near_ttl(redis_url: str) -> None:
