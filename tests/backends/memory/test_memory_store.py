@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -70,6 +71,33 @@ async def test_counters_of_a_bounded_store_take_part_in_its_bounds() -> None:
     await sized.set("big", b"123")
     assert await sized.incr_and_read([("n", None), ("m", None)]) == ([1, 1], [])
     assert await sized.get("big") is None  # 3 + 1 + 1 bytes > 4
+
+
+async def test_incr_and_read_nowait_counts_and_refuses_as_incr_and_read_does() -> None:
+    store = MemoryStore()
+    await store.set("read", b"7")
+    assert store.incr_and_read_nowait([("a", 60), ("b", None)], ["read", "missing"]) == ([1, 1], [b"7", None])
+    assert await store.incr_and_read([("a", 60), ("b", None)]) == ([2, 2], [])  # the same counters
+    assert store.incr_and_read_nowait([("a", 60)]) == ([3], [])
+    await store.set("text", b"abc")
+    await store.set("top", b"9223372036854775807")
+    bad_calls: list[tuple[list[tuple[Any, Any]], list[Any]]] = [
+        ([("a", 60), ("text", 60)], []),  # holds no integer
+        ([("a", 60), ("top", 60)], []),  # would overflow
+        ([("a", 60), ("a", 60)], []),  # given twice
+        ([("a", 60), ("", 60)], []),  # empty key
+        ([("a", 60), ("c", 0)], []),  # bad expiry
+        ([("a", 60)], [b"read"]),  # a read key of the wrong type
+    ]
+    for counters, reads in bad_calls:
+        with pytest.raises((TypeError, ValueError)):
+            store.incr_and_read_nowait(counters, reads)
+    assert await store.get_many(["a", "text", "top", "c"]) == {  # nothing was written by a refused call
+        "a": b"3",
+        "text": b"abc",
+        "top": b"9223372036854775807",
+        "c": None,
+    }
 
 
 async def test_max_bytes_counts_value_lengths_across_namespaces() -> None:
