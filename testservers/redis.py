@@ -143,9 +143,18 @@ class ClusterServers:
         os.kill(node.process.process.pid, signal.SIGKILL)
         node.process.process.wait()
 
+    def pause(self, node: RedisServer) -> None:
+        """Stop ``node`` with ``SIGSTOP``: its connections stay open, but it answers nothing (a silent node)."""
+        os.kill(node.process.process.pid, signal.SIGSTOP)
+
+    def resume(self, node: RedisServer) -> None:
+        """Let a paused ``node`` run again (``SIGCONT``)."""
+        os.kill(node.process.process.pid, signal.SIGCONT)
+
     def wait_for_failover(self, killed: RedisServer, timeout: float = CLUSTER_TIMEOUT) -> RedisServer:
-        """Wait until the cluster has promoted the replica of the killed primary ``killed`` and serves every slot
-        again (``cluster_state:ok`` on every live node, no slot owned by ``killed``); return the new primary.
+        """Wait until the cluster has promoted the replica of the killed (or paused) primary ``killed`` and serves
+        every slot again (``cluster_state:ok`` on every live node, no slot owned by ``killed``); return the new
+        primary.
 
         Raises:
             RuntimeError: that did not happen within ``timeout`` seconds.

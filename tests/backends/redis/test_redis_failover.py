@@ -1,7 +1,8 @@
 """A cluster store under constant concurrent load recovers after a primary fails over to its replica.
 
-Real servers only: a cluster of 3 primaries with a replica each; the primary is killed with ``SIGKILL`` and the
-cluster itself promotes its replica (``cluster-node-timeout`` of ``NODE_TIMEOUT_MS``).
+Real servers only: a cluster of 3 primaries with a replica each; the primary is killed with ``SIGKILL`` (or, in the
+second test, stopped with ``SIGSTOP``, so commands to it time out) and the cluster itself promotes its replica
+(``cluster-node-timeout`` of ``NODE_TIMEOUT_MS``).
 
 What is asserted while the load runs, per worker task (each owns a value key and a counter key):
 
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import pytest
@@ -31,7 +32,7 @@ from litestar_kvstores._redis.connection import Connection
 from litestar_kvstores._redis.store import RedisLikeStore
 from tests.support.redis import SINGLE_KINDS, raw_client
 from tests.support.stores import STORE_CLASSES, unique_namespace
-from testservers.redis import ClusterServers, start_cluster
+from testservers.redis import ClusterServers, RedisServer, start_cluster
 
 pytestmark = pytest.mark.slow
 
@@ -39,6 +40,7 @@ WORKERS = 50
 NODE_TIMEOUT_MS = 1000
 RECOVERY_BOUND = NODE_TIMEOUT_MS / 1000 + 15  # seconds after the kill; a bound, not a speed target
 QUIET = 1.0  # seconds without a failure, every worker having completed rounds in it, mean "recovered"
+SILENT_TIMEOUT = 0.5  # the store's socket timeout in the silent-primary test: a command to it fails after this
 
 
 @pytest.fixture(params=SINGLE_KINDS)
@@ -108,77 +110,132 @@ def _last_failure(workers: list[Worker]) -> float:
     return max((at for worker in workers for at, _ in worker.failures), default=0.0)
 
 
+async def _workers(store: RedisLikeStore, cluster: ClusterServers) -> list[Worker]:
+    """The load's workers, their first value and counter written and replicated."""
+    workers = [Worker(number, store) for number in range(WORKERS)]
+    for worker in workers:
+        worker.written.append(f"{worker.number}:0".encode())
+    await store.set_many({worker.key: worker.written[0] for worker in workers}, expires_in=300)
+    await store.set_many({worker.counter: str(worker.number) for worker in workers})
+    await _wait_for_replication(cluster)
+    return workers
+
+
+def _keys_on(store: RedisLikeStore, workers: list[Worker], node: RedisServer) -> list[str]:
+    client = store._conn.client
+    return [
+        name
+        for worker in workers
+        for name in (worker.key, worker.counter)
+        if client.get_node_from_key(store._prefix + name).port == node.port
+    ]
+
+
+def _counted_refreshes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the store's reads of the cluster's map from now on, in the returned list's one item."""
+    refreshes = [0]
+    refresh_map = Connection._refresh_map
+
+    async def counted_refresh_map(connection: Connection) -> None:
+        refreshes[0] += 1
+        await refresh_map(connection)
+
+    monkeypatch.setattr(Connection, "_refresh_map", counted_refresh_map)
+    return refreshes
+
+
+async def _fail_over_under_load(
+    cluster: ClusterServers, store: RedisLikeStore, workers: list[Worker], fail: Callable[[RedisServer], None]
+) -> tuple[RedisServer, float, list[StoreError]]:
+    """Run the load, ``fail`` the first primary once it runs, and wait until every worker succeeds again.
+
+    Returns:
+        The promoted replica, the time of the last failure and the failures (all of them :class:`StoreError`).
+    """
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(worker.run(stop)) for worker in workers]
+    try:
+        await asyncio.sleep(0.5)
+        assert not any(worker.failures for worker in workers), "failures before the primary failed"
+        attempts_at_failure = [worker.attempts for worker in workers]
+
+        failed = cluster.nodes[0]
+        fail(failed)
+        failed_at = time.monotonic()
+        promoted = await asyncio.to_thread(cluster.wait_for_failover, failed, RECOVERY_BOUND)
+        recovered, last_failure = False, 0.0
+        while time.monotonic() - failed_at < RECOVERY_BOUND:
+            now = time.monotonic()
+            last_failure = _last_failure(workers)
+            if now - last_failure >= QUIET and all(w.last_clean_round > last_failure for w in workers):
+                recovered = True
+                break
+            await asyncio.sleep(0.1)
+            assert not any(task.done() for task in tasks), "a worker stopped"
+        failures = [exc for worker in workers for _, exc in worker.failures]
+        assert recovered, (
+            f"still failing {time.monotonic() - failed_at:.1f} s after the primary failed: {len(failures)} failures, "
+            f"the last: {failures[-1]!r}"
+        )
+        # the load never stopped: every worker kept issuing commands through the failover
+        assert all(worker.attempts > seen for worker, seen in zip(workers, attempts_at_failure, strict=True))
+        assert failures  # the commands to the failed primary failed meanwhile, with our error types only
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)  # re-raises a worker's wrong value or foreign exception
+    return promoted, last_failure, failures
+
+
+async def _serves_what_was_written(
+    store: RedisLikeStore, workers: list[Worker], promoted: RedisServer, moved: list[str], last_failure: float
+) -> None:
+    """Every key, those the promoted replica now serves (``moved``) included, reads back what was last written."""
+    client = store._conn.client
+    assert all(worker.failures[-1][0] <= last_failure for worker in workers if worker.failures)
+    assert any(client.get_node_from_key(store._prefix + name).port == promoted.port for name in moved)
+    for worker in workers:
+        assert await store.get(worker.key) == worker.written[-1]
+        worker.incrs += 1
+        worker.check_count(await store.incr(worker.counter, WORKERS))
+
+
 async def test_a_cluster_store_under_load_recovers_after_a_failover(
     replicated_cluster: ClusterServers, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cluster = replicated_cluster
     store = STORE_CLASSES[cluster.kind].with_cluster(cluster.url, namespace=unique_namespace())
     async with store:
-        workers = [Worker(number, store) for number in range(WORKERS)]
-        for worker in workers:
-            worker.written.append(f"{worker.number}:0".encode())
-        await store.set_many({worker.key: worker.written[0] for worker in workers}, expires_in=300)
-        await store.set_many({worker.counter: str(worker.number) for worker in workers})
-        await _wait_for_replication(cluster)
-
-        killed = cluster.nodes[0]
-        client = store._conn.client
-        on_killed = [
-            name
-            for worker in workers
-            for name in (worker.key, worker.counter)
-            if client.get_node_from_key(store._prefix + name).port == killed.port
-        ]
-        assert on_killed
-
-        refreshes = 0
-        refresh_map = Connection._refresh_map
-
-        async def counted_refresh_map(connection: Connection) -> None:
-            nonlocal refreshes
-            refreshes += 1
-            await refresh_map(connection)
-
-        monkeypatch.setattr(Connection, "_refresh_map", counted_refresh_map)
-        stop = asyncio.Event()
-        tasks = [asyncio.create_task(worker.run(stop)) for worker in workers]
-        try:
-            await asyncio.sleep(0.5)
-            assert not any(worker.failures for worker in workers), "failures before the kill"
-            attempts_at_kill = [worker.attempts for worker in workers]
-
-            cluster.kill(killed)
-            killed_at = time.monotonic()
-            promoted = await asyncio.to_thread(cluster.wait_for_failover, killed, RECOVERY_BOUND)
-            recovered, last_failure = False, 0.0
-            while time.monotonic() - killed_at < RECOVERY_BOUND:
-                now = time.monotonic()
-                last_failure = _last_failure(workers)
-                if now - last_failure >= QUIET and all(w.last_clean_round > last_failure for w in workers):
-                    recovered = True
-                    break
-                await asyncio.sleep(0.1)
-                assert not any(task.done() for task in tasks), "a worker stopped"
-            failures = [exc for worker in workers for _, exc in worker.failures]
-            assert recovered, (
-                f"still failing {time.monotonic() - killed_at:.1f} s after the kill: {len(failures)} failures, "
-                f"the last: {failures[-1]!r}"
-            )
-            # the load never stopped: every worker kept issuing commands through the failover
-            assert all(worker.attempts > seen for worker, seen in zip(workers, attempts_at_kill, strict=True))
-            assert failures  # the commands to the killed primary failed meanwhile, with our error types only
-            # the map was read again, not once per failed command (each refresh makes a new map, which routes
-            # commands to the killed primary again until the failover)
-            assert 1 <= refreshes < len(failures) / 10, (refreshes, len(failures))
-        finally:
-            stop.set()
-            await asyncio.gather(*tasks)  # re-raises a worker's wrong value or foreign exception
-
-        # the store serves every key, those of the promoted replica included, with what was last written
-        assert all(worker.failures[-1][0] <= last_failure for worker in workers if worker.failures)
-        assert any(client.get_node_from_key(store._prefix + name).port == promoted.port for name in on_killed)
-        for worker in workers:
-            assert await store.get(worker.key) == worker.written[-1]
-            worker.incrs += 1
-            worker.check_count(await store.incr(worker.counter, WORKERS))
+        workers = await _workers(store, cluster)
+        moved = _keys_on(store, workers, cluster.nodes[0])
+        assert moved
+        refreshes = _counted_refreshes(monkeypatch)
+        promoted, last_failure, failures = await _fail_over_under_load(cluster, store, workers, cluster.kill)
+        # the map was read again, not once per failed command (each refresh makes a new map, which routes
+        # commands to the killed primary again until the failover)
+        assert 1 <= refreshes[0] < len(failures) / 10, (refreshes[0], len(failures))
+        await _serves_what_was_written(store, workers, promoted, moved, last_failure)
         await store.delete_all()
+
+
+async def test_a_cluster_store_under_load_recovers_when_a_primary_falls_silent(
+    replicated_cluster: ClusterServers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A primary that stops answering (``SIGSTOP``: its connections stay open) times commands out; the timeouts
+    have the store read the cluster's map again, so it follows the failover while the node is still silent."""
+    cluster = replicated_cluster
+    store = STORE_CLASSES[cluster.kind].with_cluster(
+        cluster.url, namespace=unique_namespace(), socket_timeout=SILENT_TIMEOUT
+    )
+    silent = cluster.nodes[0]
+    async with store:
+        workers = await _workers(store, cluster)
+        moved = _keys_on(store, workers, silent)
+        assert moved
+        refreshes = _counted_refreshes(monkeypatch)
+        try:
+            promoted, last_failure, _ = await _fail_over_under_load(cluster, store, workers, cluster.pause)
+            assert refreshes[0] >= 1
+            await _serves_what_was_written(store, workers, promoted, moved, last_failure)
+            await store.delete_all()
+        finally:
+            cluster.resume(silent)
