@@ -149,7 +149,7 @@ async def main() -> None:
         await ours.delete_all()
         pool = await asyncpg.create_pool(url, min_size=POOL_SIZE, max_size=POOL_SIZE, reset=_no_reset)
         connection = await psycopg.AsyncConnection.connect(url, autocommit=True)
-        subjects = {"ours": ours, "raw asyncpg": RawAsyncpg(pool), "raw psycopg": RawPsycopg(connection)}
+        subjects: Subjects = {"ours": ours, "raw asyncpg": RawAsyncpg(pool), "raw psycopg": RawPsycopg(connection)}
         for subject in subjects.values():  # connections open and statements prepared before timing starts
             await subject.set("warm-up", SMALL, 3600)
             await subject.get("warm-up")

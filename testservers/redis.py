@@ -14,6 +14,7 @@ import signal
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
@@ -247,9 +248,7 @@ def start_cluster(
                     if other is not node:
                         client.execute_command("CLUSTER", "MEET", "127.0.0.1", other.port, bus_port)
         for node in every:
-            wait_until(
-                lambda node=node: _cluster_ok(node, len(every)), CLUSTER_TIMEOUT, f"{kind} cluster node {node.port}"
-            )
+            wait_until(partial(_cluster_ok, node, len(every)), CLUSTER_TIMEOUT, f"{kind} cluster node {node.port}")
         for primary, replica in zip(cluster.nodes, cluster.replicas, strict=False):
             with primary.client() as client:
                 primary_id = client.execute_command("CLUSTER", "MYID")
@@ -257,7 +256,7 @@ def start_cluster(
                 client.execute_command("CLUSTER", "REPLICATE", primary_id)
         for primary, replica in zip(cluster.nodes, cluster.replicas, strict=False):
             wait_until(
-                lambda primary=primary, replica=replica: _replica_synced(replica, primary),
+                partial(_replica_synced, replica, primary),
                 CLUSTER_TIMEOUT,
                 f"{kind} replica {replica.port} of {primary.port}",
             )
