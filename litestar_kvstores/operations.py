@@ -22,7 +22,7 @@ import binascii
 import json
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import IO, Literal
+from typing import IO, Literal, TypeVar
 
 from .base import KVStore
 from .errors import StoreError
@@ -41,6 +41,8 @@ __all__ = (
     "read_batch",
     "walk",
 )
+
+StoreT = TypeVar("StoreT", bound=KVStore)
 
 EXPORT_FORMAT = "litestar-kvstores-export"
 EXPORT_VERSION = 1
@@ -93,7 +95,7 @@ def _child(store: KVStore, path: str) -> KVStore:
     return store
 
 
-async def walk(store: KVStore, path: str = "") -> AsyncIterator[tuple[str, KVStore]]:
+async def walk(store: StoreT, path: str = "") -> AsyncIterator[tuple[str, StoreT]]:
     """Yield ``(relative path, store)`` for ``store`` (path ``""``) and every descendant namespace, depth first.
 
     Namespaces are found through :meth:`~litestar_kvstores.base.KVStore.namespaces`, so only those holding keys

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from litestar import Litestar
     from litestar.connection import Request
     from litestar.stores.base import Store
-    from litestar.types import ASGIApp, Message, Receive, Scope, Send, SyncOrAsyncUnion
+    from litestar.types import ASGIApp, Message, Receive, Scope, Scopes, Send, SyncOrAsyncUnion
 
 __all__ = (
     "KVRateLimitConfig",
@@ -329,6 +329,9 @@ class KVRateLimitMiddleware:
         await self.app(scope, receive, send)
 
 
+_HTTP_ONLY: Scopes = {ScopeType.HTTP}
+
+
 def _exclusion(config: Any, middleware: type) -> Callable[[Scope], bool] | None:
     """Return whether a request of an HTTP scope is excluded by ``config.exclude`` (path patterns, as Litestar's
     middleware match them) or ``config.exclude_opt_key``, or ``None`` when the config excludes nothing."""
@@ -339,7 +342,7 @@ def _exclusion(config: Any, middleware: type) -> Callable[[Scope], bool] | None:
 
     def excluded(scope: Scope) -> bool:
         return should_bypass_middleware(
-            scope=scope, scopes={ScopeType.HTTP}, exclude_opt_key=opt_key, exclude_path_pattern=pattern
+            scope=scope, scopes=_HTTP_ONLY, exclude_opt_key=opt_key, exclude_path_pattern=pattern
         )
 
     return excluded

@@ -178,22 +178,25 @@ class RequestCounter:
         # The common case in one pass, every limit admitting: the reported limit is the one with fewest left, and only
         # its window end is looked up (bench_rate_limit, memory).
         fewest, fewest_left = 0, -1
+        refused = False
         for i, count in enumerate(counts):
             if count == 1:  # this request created the counter: its window is a whole unit from now
                 ends.remember(counters[i][0], now + counters[i][1])
             left = self._maxima[i] - count
-            if left < 0:  # Retry-After is exact: the ends this process does not know are read
-                refusing = [j for j, counted in enumerate(counts) if counted > self._maxima[j]]
-                return self._reported_reading(store, counters, counts, refusing, now)
-            if fewest_left < 0 or left < fewest_left:
+            if left < 0:
+                refused = True
+            elif fewest_left < 0 or left < fewest_left:
                 fewest, fewest_left = i, left
+        if refused:  # Retry-After is exact: the ends this process does not know are read
+            refusing = [i for i, count in enumerate(counts) if count > self._maxima[i]]
+            return self._reported_reading(store, counters, counts, refusing, now)
         counter, seconds = counters[fewest]
         end = ends.get(counter)
         if end is None or end <= now:  # not known (or passed): read it, or take the window as whole
             if self.want_reset:
                 return self._reported_reading(store, counters, counts, (fewest,), now)
             end = now + seconds
-        reset = min(math.ceil(end - now), seconds)  # _seconds_left's bounds: end > now here
+        reset = _seconds_left(end, now, seconds)
         return Usage(self.limits[fewest], counts[fewest], reset, reset)
 
     async def _reported_reading(
@@ -208,9 +211,6 @@ class RequestCounter:
         counters where this process does not know them (once per window and key in this process, or after the
         memory of it was evicted), in one batch."""
         ends = self.ends
-        for (counter, seconds), count in zip(counters, counts, strict=True):
-            if count == 1:  # created by this request (the first pass may have stopped before it)
-                ends.remember(counter, now + seconds)
         unknown = [i for i in chosen if ends.end_of(counters[i][0], now) is None]
         lifetimes = await _gather(store, [store.expires_in(counters[i][0]) for i in unknown])
         for i, lifetime in zip(unknown, lifetimes, strict=True):

@@ -23,7 +23,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ..errors import StoreError
-from ..operations import key_batches, read_batch
+from ..operations import key_batches, read_batch, walk
 from ..validation import INT64_MAX, INT64_MIN, check_key, encode_value
 from .base import StoreWrapper
 from .keys import decode_key
@@ -168,11 +168,12 @@ class EncryptedStore(StoreWrapper):
         )
 
     async def reencrypt(self, *, dry_run: bool = False, progress: Progress | None = None) -> int:
-        """Rewrite every value of this namespace (and, where the store can list them, of its child namespaces)
-        that an older key encrypted, under the first key, keeping each entry's expiry (rounded up to a second).
+        """Rewrite every value of this namespace and of its descendant namespaces that an older key encrypted, under
+        the first key, keeping each entry's expiry (rounded up to a second).
 
-        Child namespaces are walked when the wrapped store has ``namespaces()`` (the contract's namespace listing);
-        otherwise only this namespace is rewritten. Plain-text counters and values that cannot be decrypted are left
+        The namespaces are walked as :func:`~litestar_kvstores.operations.walk` does (``namespaces()``, the
+        contract's namespace listing); a store that cannot list them raises ``NotImplementedError`` once this
+        namespace is done. Plain-text counters and values that cannot be decrypted are left
         as they are (the latter logged at WARNING). Each value is replaced with ``compare_and_set``: a value that
         another writer replaces while this runs keeps that writer's value (it is not counted), so it is safe to run
         while the application writes.
@@ -187,7 +188,14 @@ class EncryptedStore(StoreWrapper):
             How many values were rewritten (with ``dry_run``: would be).
         """
         rewritten = 0
-        async for keys in key_batches(self.store):  # three round trips a batch, not three a key
+        async for _, namespace in walk(self):
+            rewritten += await namespace._reencrypt_keys(dry_run, progress)
+        return rewritten
+
+    async def _reencrypt_keys(self, dry_run: bool, progress: Progress | None) -> int:
+        """:meth:`reencrypt` for the keys of this namespace only, in batches: three round trips a batch."""
+        rewritten = 0
+        async for keys in key_batches(self.store):
             replacements = []
             for key, stored, remaining in await read_batch(self.store, keys):
                 if progress is not None:
@@ -202,8 +210,4 @@ class EncryptedStore(StoreWrapper):
                 else:
                     replacements.append(self.store.compare_and_set(key, stored, self._encode(key, value), remaining))
             rewritten += sum(await asyncio.gather(*replacements))
-        namespaces = getattr(self.store, "namespaces", None)
-        if namespaces is not None:
-            async for name in namespaces():
-                rewritten += await self.with_namespace(name).reencrypt(dry_run=dry_run, progress=progress)
         return rewritten

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, cast
 
 from ..base import KVStore
@@ -160,12 +160,29 @@ class TieredStore(StoreWrapper):
                 if renew_for is not None:
                     await self.near.delete(key)
                 return None
-            fresh = slots[0] not in self._reads.stale  # no write came meanwhile
-            if fresh and not await self._expired_meanwhile({key: value}, [remaining]):
-                await self._keep_near({key: value}, _far_lifetime(remaining, renew_seconds), started)
+            await self._keep_read_near({key: value}, [remaining], started, renew_seconds)
         finally:
             self._reads.finished(slots)
         return value
+
+    async def _keep_read_near(
+        self,
+        read: Mapping[str, bytes | None],
+        remaining: Sequence[int | None],
+        started: float,
+        renew_seconds: float | None = None,
+    ) -> None:
+        """Keep near copies of the values ``read`` in the far store (a ``None``: missing), whose ``expires_in``
+        answers ``remaining`` were read just before them, from ``started``: not of an entry that expired between
+        the two reads, nor of one that a write through this store reached meanwhile (:class:`_ReadsThrough`)."""
+        gone = await self._expired_meanwhile(read, remaining)
+        stale = self._reads.stale  # after the last wait: a write during it counts too
+        by_lifetime: dict[float | None, dict[str, bytes]] = {}
+        for (key, value), seconds in zip(read.items(), remaining, strict=True):
+            if value is not None and key not in gone and (self.namespace, key) not in stale:
+                by_lifetime.setdefault(_far_lifetime(seconds, renew_seconds), {})[key] = value
+        for far_ttl, mapping in by_lifetime.items():  # one after another: the near store is normally in process
+            await self._keep_near(mapping, far_ttl, started)
 
     async def _expired_meanwhile(self, values: Mapping[str, bytes | None], remaining: Iterable[int | None]) -> set[str]:
         """Return the keys of ``values`` read with a value but whose expiry, read at the same time, came back ``None``
@@ -216,15 +233,7 @@ class TieredStore(StoreWrapper):
             values = cast("dict[str, bytes | None]", remaining_and_values[-1])
             read = {key: values.get(key) for key in missing}
             found.update(read)
-            gone = await self._expired_meanwhile(read, remaining)
-            by_lifetime: dict[float | None, dict[str, bytes]] = {}
-            stale = self._reads.stale  # the keys a write came to meanwhile
-            for (key, value), seconds in zip(read.items(), remaining, strict=True):
-                if value is not None and key not in gone and (self.namespace, key) not in stale:
-                    by_lifetime.setdefault(_far_lifetime(seconds), {})[key] = value
-            await asyncio.gather(
-                *(self._keep_near(mapping, far_ttl, started) for far_ttl, mapping in by_lifetime.items())
-            )
+            await self._keep_read_near(read, remaining, started)
         finally:
             self._reads.finished(slots)
         return found
