@@ -10,7 +10,7 @@ from .cache import KVResponseCacheConfig, invalidate_handler, invalidate_path, i
 from .errors import LockTimeoutError, StoreError, StoreUnavailableError
 from .file import FileStore
 from .lock import StoreLock
-from .memory import MemoryStore
+from .memory import MemoryCounterGroup, MemoryStore
 from .plugin import KVStoresConfig, KVStoresPlugin, provide_store
 from .rate_limit import AtomicRateLimitMiddleware, KVRateLimitConfig, forwarded_for_identifier
 from .registry import StoreRegistry
@@ -47,6 +47,7 @@ __all__ = (
     "KVStoresPlugin",
     "LimitedStore",
     "LockTimeoutError",
+    "MemoryCounterGroup",
     "MemoryStore",
     "ReadOnlyStore",
     "RetryStore",

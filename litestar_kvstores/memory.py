@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from functools import partial
 from time import monotonic
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
@@ -26,6 +27,7 @@ from .validation import (
     check_item,
     check_key,
     check_namespace,
+    check_prefix,
     encode_value,
     remaining_whole_seconds,
     ttl_seconds,
@@ -34,7 +36,7 @@ from .validation import (
 if TYPE_CHECKING:
     from typing import Self
 
-__all__ = ("MemoryStore",)
+__all__ = ("MemoryCounterGroup", "MemoryStore")
 
 _Entry = tuple[bytes, float | None]
 """A stored value and its expiry as a ``time.monotonic()`` deadline (``None``: never expires)."""
@@ -325,24 +327,60 @@ class MemoryStore(KVStore):
         values = self._count(counters, 1)
         return values, [None if (entry := self._live(key)) is None else entry[0] for key in wanted]
 
-    def _count(self, counters: Iterable[tuple[object, object]], amount: int) -> list[int]:
-        """Add ``amount`` to each ``(key, expires_in)`` counter and return the new values; an expired counter counts
-        as missing, ``expires_in`` applies only to a counter this call creates. Nothing is written unless all can be.
+    def counter_group(self, counters: Sequence[tuple[str, TTL | None]]) -> MemoryCounterGroup:
+        """Return counters of this store that are counted together: for a key, ``key + suffix`` for each
+        ``(suffix, expires_in)`` of ``counters`` (``expires_in``, ``None`` for never, applies to a counter a count
+        creates). The rate limiter counts a request's fixed windows with one.
+
+        The suffixes and expiries are checked here, once; a count checks only its key.
 
         Raises:
-            TypeError, ValueError: a bad key or expiry, a counter given twice, a stored value that is not a decimal
-                integer, or a sum outside the signed 64-bit range.
+            TypeError: a suffix is not a ``str``, or an expiry is of a wrong type.
+            ValueError: no counters, a suffix given twice, or a non-positive expiry.
         """
-        # One pass with the checks inline, one clock read, and the writes in one dict.update when unbounded: every
-        # bytecode here runs on every rate-limited request (bench_rate_limit, memory).
-        get = self._entries.get
+        return MemoryCounterGroup(self, counters)
+
+    def _count(self, counters: Iterable[tuple[object, object]], amount: int) -> list[int]:
+        """Add ``amount`` to each ``(key, expires_in)`` counter and return the new values (see :meth:`_add`).
+
+        Raises:
+            TypeError, ValueError: a bad key or expiry, a counter given twice, or as :meth:`_add`.
+        """
+        checked = [
+            (
+                key if type(key) is str and key else check_key(key),
+                expires_in if type(expires_in) is int and expires_in > 0 else ttl_seconds(expires_in),
+            )
+            for key, expires_in in counters
+        ]
+        if len(checked) > 1:
+            check_distinct([key for key, _ in checked])
+        return self._add(checked, amount, "")[0]
+
+    def _add(
+        self, counters: Iterable[tuple[str, float | None]], amount: int, prefix: str
+    ) -> tuple[list[int], list[float | None]]:
+        """Add ``amount`` to the counter ``prefix + key`` of each checked, distinct ``(key, ttl)`` (``key`` non-empty)
+        and return the new values and the seconds until each counter expires (``None``: never). An expired counter
+        counts as missing; ``ttl`` applies only to a counter this call creates. Nothing is written unless all can be.
+
+        Raises:
+            TypeError: ``prefix`` is not a ``str``.
+            ValueError: a stored value that is not a decimal integer, a sum outside the signed 64-bit range, or a
+                counter larger than ``max_bytes``.
+        """
+        if type(prefix) is not str:
+            prefix = check_prefix(prefix)
+        # One pass, one clock read, and the writes in one dict.update when unbounded: every bytecode here runs on
+        # every rate-limited request (bench_rate_limit, memory).
+        entries = self._entries
+        get = entries.get
         now = monotonic()
         values: list[int] = []
+        seconds_left: list[float | None] = []
         updates: list[tuple[str, _Entry]] = []
-        for key, expires_in in counters:
-            if type(key) is not str or not key:
-                key = check_key(key)
-            ttl = expires_in if type(expires_in) is int and expires_in > 0 else ttl_seconds(expires_in)
+        for suffix, ttl in counters:
+            key = prefix + suffix
             entry = get(key)
             if entry is None or (entry[1] is not None and entry[1] <= now):
                 value, expiry = amount, None if ttl is None else now + ttl
@@ -353,15 +391,16 @@ class MemoryStore(KVStore):
                 if value > INT64_MAX:
                     value = add_to_counter(key, data, amount)
             values.append(value)
+            seconds_left.append(None if expiry is None else expiry - now)
             updates.append((key, (b"%d" % value, expiry)))
-        if len(updates) > 1 and len(dict(updates)) != len(updates):
-            check_distinct([key for key, _ in updates])  # raises
         if self._unbounded:
-            self._entries.update(updates)
+            entries.update(updates)
         else:
+            for _, (data, _) in updates:
+                self._check_fits(data)
             for key, (data, expiry) in updates:
-                self._put(key, self._check_fits(data), expiry)
-        return values
+                self._put(key, data, expiry)
+        return values, seconds_left
 
     async def add(self, key: str, value: str | bytes, expires_in: TTL | None = None) -> bool:
         """Store ``value`` under ``key`` unless a live entry is there; return whether it wrote.
@@ -439,3 +478,51 @@ class MemoryStore(KVStore):
         items = [(check_key(key), self._check_fits(encode_value(value))) for key, value in mapping.items()]
         for key, data in items:
             self._store(key, data, ttl)
+
+
+class MemoryCounterGroup:
+    """Counters of one :class:`MemoryStore` counted together, without a coroutine: for a key, ``key + suffix`` for
+    each suffix. What :meth:`MemoryStore.counter_group` returns.
+
+    Args:
+        store: The store (or namespace) that holds the counters.
+        counters: ``(suffix, expires_in)`` pairs; ``expires_in`` (``None``: never) applies to a counter a count
+            creates, as with :meth:`MemoryStore.incr`.
+
+    Raises:
+        TypeError: a suffix is not a ``str``, or an expiry is of a wrong type.
+        ValueError: no counters, an empty suffix or one given twice, or a non-positive expiry.
+    """
+
+    __slots__ = ("_store", "incr_nowait", "suffixes")
+
+    def __init__(self, store: MemoryStore, counters: Sequence[tuple[str, TTL | None]]) -> None:
+        checked: list[tuple[str, float | None]] = []
+        for suffix, expires_in in counters:
+            if not isinstance(suffix, str):
+                raise TypeError(f"A counter's suffix must be a str, not {type(suffix).__name__}")
+            if not suffix:
+                raise ValueError("A counter's suffix must not be empty")
+            checked.append((str(suffix), ttl_seconds(expires_in)))
+        if not checked:
+            raise ValueError("A counter group needs at least one counter")
+        check_distinct([suffix for suffix, _ in checked], within="one counter group")
+        self._store = store
+        self.suffixes = tuple(suffix for suffix, _ in checked)
+        """The suffixes, in order."""
+        self.incr_nowait: Callable[[str], tuple[list[int], list[float | None]]] = partial(store._add, tuple(checked), 1)
+        """``incr_nowait(key)``: add 1 to each counter ``key + suffix`` at once (nothing else runs in between). A
+        counter this call creates (or finds expired) gets its expiry; an existing one keeps the expiry it has.
+
+        Returns:
+            The counters' new values, and the seconds until each expires (``None``: never), in the order of the
+            suffixes.
+
+        Raises:
+            TypeError: ``key`` is not a ``str``.
+            ValueError: a counter holds no decimal integer or would leave the signed 64-bit range (nothing is
+                written)."""
+        # a partial of the store's own counting: one call less on every rate-limited request (bench_rate_limit)
+
+    def __repr__(self) -> str:
+        return f"MemoryCounterGroup({self._store!r}, suffixes={list(self.suffixes)!r})"

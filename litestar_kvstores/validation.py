@@ -65,6 +65,18 @@ def check_key(key: object) -> str:
     _raise_bad_key(key)
 
 
+def check_prefix(prefix: object) -> str:
+    """Return ``prefix``, the start of counter keys whose ends are checked elsewhere, if it is a ``str`` (it may be
+    empty).
+
+    Raises:
+        TypeError: ``prefix`` is not a ``str``.
+    """
+    if isinstance(prefix, str):
+        return str(prefix)
+    _raise_bad_key(prefix)
+
+
 def encode_value(value: object) -> bytes:
     """Return ``value`` as ``bytes``: ``bytes`` as is, ``str`` UTF-8 encoded.
 
@@ -202,14 +214,14 @@ def check_counters(counters: Iterable[tuple[object, object]]) -> list[tuple[str,
     return checked
 
 
-def check_distinct(counter_keys: Sequence[str]) -> None:
-    """Check that no key of one ``incr_and_read`` call's counters repeats.
+def check_distinct(counter_keys: Sequence[str], within: str = "one incr_and_read call") -> None:
+    """Check that no key of one ``incr_and_read`` call's counters (or of what ``within`` names) repeats.
 
     Raises:
-        ValueError: a key appears twice (each counter is counted once per call).
+        ValueError: a key appears twice (each counter is counted once per call); the message names ``within``.
     """
     if len(set(counter_keys)) != len(counter_keys):
-        raise ValueError("A counter appears twice in one incr_and_read call")
+        raise ValueError(f"A counter appears twice in {within}")
 
 
 def add_to_counter(key: str, data: bytes, amount: int) -> int:

@@ -53,7 +53,7 @@ class AtomicRateLimitMiddleware(RateLimitMiddleware):
         super().__init__(app, config)
         self.limit = Limit(unit, max_requests)
         self._counter = RequestCounter([self.limit], "fixed", want_reset=config.set_rate_limit_headers)
-        self._store = CheckedStore(app, config.store, type(self).__name__)
+        self._counting = CheckedStore(app, config.store, type(self).__name__, self._counter.counting)
         self._header_names = encoded_names(config)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -63,8 +63,7 @@ class AtomicRateLimitMiddleware(RateLimitMiddleware):
         if not await self.should_check_request(request=request):
             await self.app(scope, receive, send)
             return
-        store = self._store.get(app)
-        counted = self._counter.count(store, self.cache_key_from_request(request))
+        counted = self._counting.get(app)(self.cache_key_from_request(request))
         usage = counted if isinstance(counted, Usage) else await counted
         if not usage.allowed:
             raise refusal(self.config, usage)

@@ -207,11 +207,17 @@ def with_headers(send: Send, names: tuple[bytes, ...], usage: Usage) -> Send:
         (reset, b"%d" % usage.reset),
     ]
 
-    async def send_wrapper(message: Message) -> None:
+    def send_wrapper(message: Message) -> Awaitable[None]:
+        # send's own awaitable, without a coroutine of ours around it, and a loop rather than a comprehension (a
+        # call): this runs for every message of every response (bench_rate_limit)
         if message["type"] == "http.response.start":
-            kept = [pair for pair in message.get("headers") or () if pair[0] not in names]  # ASGI: lower case
-            message["headers"] = [*kept, *added]
-        await send(message)
+            headers = message.get("headers") or []
+            for pair in headers:
+                if pair[0] in names:  # ASGI: lower case
+                    headers = [pair for pair in headers if pair[0] not in names]
+                    break
+            message["headers"] = [*headers, *added]
+        return send(message)
 
     return send_wrapper
 
@@ -245,10 +251,10 @@ class KVRateLimitMiddleware:
     # exclusion checks even when nothing is excluded (bench_rate_limit, memory).
     __slots__ = (
         "_counter",
+        "_counting",
         "_excluded",
         "_header_names",
         "_route_ids",
-        "_store",
         "app",
         "check_throttle_handler",
         "config",
@@ -266,10 +272,11 @@ class KVRateLimitMiddleware:
             if config.check_throttle_handler
             else None
         )
-        self._store = CheckedStore(app, config.store, type(self).__name__)
         self._counter = RequestCounter(
             config.checked_limits, config.strategy, want_reset=config.set_rate_limit_headers, ends=config.window_ends
         )
+        self._counting = CheckedStore(app, config.store, type(self).__name__, self._counter.counting)
+        """The store's counting, prepared once per store (bench_rate_limit)."""
         self._header_names = encoded_names(config) if config.set_rate_limit_headers else None
         self._route_ids: dict[int, str] = {}
 
@@ -310,12 +317,12 @@ class KVRateLimitMiddleware:
                 await self.app(scope, receive, send)
                 return
         config = self.config
-        store = self._store.get(scope["litestar_app"])
+        app = scope["litestar_app"]
         try:
-            counted = self._counter.count(store, self._key_for(scope, request))
+            counted = self._counting.get(app)(self._key_for(scope, request))
             usage = counted if isinstance(counted, Usage) else await counted
         except UNREACHABLE as error:
-            config.outage.failed(config.store, store, config.fail_open, error)
+            config.outage.failed(config.store, app.stores.get(config.store), config.fail_open, error)
             if not config.fail_open:
                 raise ServiceUnavailableException("Rate limiting is unavailable") from error
             await self.app(scope, receive, send)

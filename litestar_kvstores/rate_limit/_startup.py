@@ -8,7 +8,8 @@ the store (after the plugin's lifespan has installed it) and raises if it cannot
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from litestar import Litestar
 from litestar.exceptions import ImproperlyConfiguredException
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
     from litestar.types import ASGIApp
 
 __all__ = ("CheckedStore", "check_store", "check_store_on_startup", "owning_app")
+
+Prepared = TypeVar("Prepared")
 
 _MAX_STEPS = 64
 """How many objects of a middleware chain :func:`owning_app` looks at before giving up."""
@@ -107,20 +110,31 @@ def check_store_on_startup(asgi_app: ASGIApp, store_name: str, middleware: str) 
         app.on_startup.insert(0, hook)
 
 
-class CheckedStore:
-    """A middleware's store: checked at start-up, else (and whenever the registry hands out another) on use."""
+class CheckedStore(Generic[Prepared]):
+    """A middleware's store, checked at start-up, else (and whenever the registry hands out another) on use, and
+    what ``prepare`` makes of it once per store (a rate limiter's counting).
 
-    __slots__ = ("_middleware", "_name", "_verified")
+    Args:
+        asgi_app: The application the middleware wraps (to find the Litestar application and check at start-up).
+        store_name: The name of the store in the application's registry.
+        middleware: The middleware's name, for errors.
+        prepare: Called with each new store once it is checked; its result is what :meth:`get` returns.
+    """
 
-    def __init__(self, asgi_app: ASGIApp, store_name: str, middleware: str) -> None:
+    __slots__ = ("_middleware", "_name", "_prepare", "_verified")
+
+    def __init__(
+        self, asgi_app: ASGIApp, store_name: str, middleware: str, prepare: Callable[[Counter], Prepared]
+    ) -> None:
         self._name = store_name
         self._middleware = middleware
-        self._verified: tuple[Store, Counter] | None = None
-        """The store last checked, and it as a counter."""
+        self._prepare = prepare
+        self._verified: tuple[Store, Prepared] | None = None
+        """The store last checked, and what was prepared for it."""
         check_store_on_startup(asgi_app, store_name, middleware)
 
-    def get(self, app: Litestar) -> Counter:
-        """Return the application's store.
+    def get(self, app: Litestar) -> Prepared:
+        """Return what was prepared for the application's store.
 
         Raises:
             ImproperlyConfiguredException: the store has no atomic ``incr``.
@@ -129,6 +143,6 @@ class CheckedStore:
         verified = self._verified
         if verified is not None and verified[0] is store:
             return verified[1]
-        counter = check_store(store, self._name, self._middleware)
-        self._verified = (store, counter)
-        return counter
+        prepared = self._prepare(check_store(store, self._name, self._middleware))
+        self._verified = (store, prepared)
+        return prepared

@@ -8,9 +8,9 @@ Two strategies:
   window's counter (kept for two windows) and the previous window's count is weighted by the part of it that
   still overlaps the last unit: ``estimate = previous * (1 - elapsed / window) + current``.
 
-A store with ``incr_and_read`` (memory, file, Redis, Valkey) counts every limit of a request in one call, one with
-``incr_and_read_nowait`` (memory) without a coroutine; on others every operation of one request is issued at once
-(``asyncio.gather``), or one after another on an in-process store, which never waits.
+A store with ``incr_and_read`` (memory, file, Redis, Valkey) counts every limit of a request in one call, and one with
+a ``counter_group`` (memory) a request's fixed windows without a coroutine; on others every operation of one request
+is issued at once (``asyncio.gather``), or one after another on an in-process store, which never waits.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
+from operator import sub
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, TypeGuard, cast
 
 from ..base import IN_PROCESS
@@ -105,21 +107,29 @@ class Usage(NamedTuple):
         used: Requests counted in the window (the weighted estimate for ``sliding``).
         reset: Whole seconds until the window ends (``RateLimit-Reset``).
         retry_after: Whole seconds until a new request would be admitted, if none is sent meanwhile.
+        remaining: Requests left in the window, never negative.
+        allowed: Whether the request is within the limit (``used`` at most ``limit.max_requests``).
     """
 
     limit: Limit
     used: float
     reset: int
     retry_after: int
+    # fields rather than properties: read on every request, and a property is a call (bench_rate_limit)
+    remaining: int
+    allowed: bool
 
-    @property
-    def allowed(self) -> bool:
-        return self.used <= self.limit.max_requests
+    @classmethod
+    def of(cls, limit: Limit, used: float, reset: int, retry_after: int) -> Usage:
+        """The usage of ``limit`` at ``used``, with ``remaining`` and ``allowed`` computed."""
+        return cls(
+            limit, used, reset, retry_after, max(limit.max_requests - math.ceil(used), 0), used <= limit.max_requests
+        )
 
-    @property
-    def remaining(self) -> int:
-        """Requests left in the window, never negative."""
-        return max(self.limit.max_requests - math.ceil(self.used), 0)
+
+_new_usage: Callable[[tuple[Limit, float, int, int, int, bool]], Usage] = partial(tuple.__new__, Usage)
+"""``Usage`` from a tuple of its fields, without the Python-level ``__new__`` of a named tuple: one call less on every
+rate-limited request (bench_rate_limit)."""
 
 
 class RequestCounter:
@@ -131,10 +141,11 @@ class RequestCounter:
         strategy: ``"fixed"`` or ``"sliding"``.
         want_reset: For ``fixed``, make the reported ``reset`` exact even when the request is admitted: a counter
             whose window end this process does not know has its lifetime read (``expires_in``) in a second batch.
-        ends: For ``fixed``, the window ends this process knows (a new one by default).
+        ends: For ``fixed``, the window ends this process knows (a new one by default); a store with a
+            ``counter_group`` (memory) tells them itself.
     """
 
-    __slots__ = ("_fixed", "_maxima", "count", "ends", "limits", "want_reset")
+    __slots__ = ("_fixed", "_maxima", "_sliding", "ends", "limits", "want_reset")
 
     def __init__(
         self, limits: Sequence[Limit], strategy: Strategy, *, want_reset: bool, ends: WindowEnds | None = None
@@ -144,85 +155,91 @@ class RequestCounter:
         self.ends = WindowEnds() if ends is None else ends
         self._fixed = tuple((limit.fixed_suffix, limit.seconds) for limit in self.limits)
         self._maxima = tuple(limit.max_requests for limit in self.limits)
-        self.count: Callable[[Counter, str], Usage | Awaitable[Usage]] = (
-            self._count_sliding if strategy == "sliding" else self._count_fixed
-        )
-        """``count(store, key)``: count one request under the budget's ``key`` (each limit appends its own suffix)
-        in ``store``, which has an atomic ``incr``; return the usage of the limit :func:`reported` picks, or an
-        awaitable of it when the store must be waited for (every store but one with ``incr_and_read_nowait``).
+        self._sliding = strategy == "sliding"
+
+    def count(self, store: Counter, key: str) -> Usage | Awaitable[Usage]:
+        """Count one request under the budget's ``key`` (each limit appends its own suffix) in ``store``, which has
+        an atomic ``incr``; return the usage of the limit :func:`reported` picks, or an awaitable of it when the
+        store must be waited for (every store but one with a ``counter_group``, for fixed windows).
 
         Raises:
-            StoreError: the store failed (``StoreUnavailableError`` when it is unreachable)."""
+            StoreError: the store failed (``StoreUnavailableError`` when it is unreachable).
+        """
+        return self.counting(store)(key)
 
-    def _count_fixed(self, store: Counter, key: str) -> Usage | Awaitable[Usage]:
+    def counting(self, store: Counter) -> Callable[[str], Usage | Awaitable[Usage]]:
+        """Return :meth:`count` for ``store``, prepared once for the many requests it counts.
+
+        Fixed windows are counted with one counter group, without a coroutine, where the store makes them (memory:
+        the counters are checked once, here, and the store tells each one's expiry); else with one
+        ``incr_and_read`` (or the calls that stand for it) and the window ends this process knows.
+
+        Raises:
+            TypeError, ValueError: the store refused the limits' counters (not with limits built by :class:`Limit`).
+        """
+        if self._sliding:
+            return partial(self._count_sliding, store)
+        counter_group = getattr(store, "counter_group", None)
+        if counter_group is None:
+            return partial(self._count_fixed_waiting, store)
+        return partial(self._count_fixed_nowait, counter_group(self._fixed).incr_nowait)
+
+    def _count_fixed_nowait(
+        self, incr_nowait: Callable[[str], tuple[list[int], list[float | None]]], key: str
+    ) -> Usage:
+        # no coroutine and no window ends to remember: a memory store never waits and knows its counters' expiries
+        # (bench_rate_limit, memory)
+        return self._fixed_usage(incr_nowait(key))
+
+    async def _count_fixed_waiting(self, store: Counter, key: str) -> Usage:
         counters = [(key + suffix, seconds) for suffix, seconds in self._fixed]
-        nowait = getattr(store, "incr_and_read_nowait", None)
-        if nowait is None:
-            return self._count_fixed_waiting(store, counters)
-        # counted without a coroutine: a memory store never waits (bench_rate_limit, memory)
-        counts, _ = nowait(counters, ())
-        return self._fixed_usage(store, counters, counts)
-
-    async def _count_fixed_waiting(self, store: Counter, counters: list[tuple[str, int]]) -> Usage:
         counts, _ = await _incr_and_read(store, counters, ())
-        usage = self._fixed_usage(store, counters, counts)
-        return usage if isinstance(usage, Usage) else await usage
-
-    def _fixed_usage(
-        self, store: Counter, counters: Sequence[tuple[str, int]], counts: Sequence[int]
-    ) -> Usage | Awaitable[Usage]:
-        """The usage :func:`reported` picks once the counters are counted, or an awaitable of it when a window end
-        must be read from the store."""
         now = time.monotonic()
         ends = self.ends
-        # The common case in one pass, every limit admitting: the reported limit is the one with fewest left, and only
-        # its window end is looked up (bench_rate_limit, memory).
-        fewest, fewest_left = 0, -1
-        refused = False
-        for i, count in enumerate(counts):
+        for (counter, seconds), count in zip(counters, counts, strict=True):
             if count == 1:  # this request created the counter: its window is a whole unit from now
-                ends.remember(counters[i][0], now + counters[i][1])
-            left = self._maxima[i] - count
-            if left < 0:
-                refused = True
-            elif fewest_left < 0 or left < fewest_left:
-                fewest, fewest_left = i, left
-        if refused:  # Retry-After is exact: the ends this process does not know are read
-            refusing = [i for i, count in enumerate(counts) if count > self._maxima[i]]
-            return self._reported_reading(store, counters, counts, refusing, now)
-        counter, seconds = counters[fewest]
-        end = ends.get(counter)
-        if end is None or end <= now:  # not known (or passed): read it, or take the window as whole
-            if self.want_reset:
-                return self._reported_reading(store, counters, counts, (fewest,), now)
-            end = now + seconds
-        reset = _seconds_left(end, now, seconds)
-        return Usage(self.limits[fewest], counts[fewest], reset, reset)
-
-    async def _reported_reading(
-        self,
-        store: Counter,
-        counters: Sequence[tuple[str, int]],
-        counts: Sequence[int],
-        chosen: Sequence[int],
-        now: float,
-    ) -> Usage:
-        """The usage :func:`reported` picks among the limits ``chosen``, whose window ends are read from the store's
-        counters where this process does not know them (once per window and key in this process, or after the
-        memory of it was evicted), in one batch."""
-        ends = self.ends
-        unknown = [i for i in chosen if ends.end_of(counters[i][0], now) is None]
+                ends.remember(counter, now + seconds)
+        seconds_left = [ends.seconds_left(counter, now) for counter, _ in counters]
+        usage = self._fixed_usage((counts, seconds_left))
+        if usage.allowed and not self.want_reset:  # an end this process does not know is taken as a whole window
+            return usage
+        # Retry-After (and with want_reset the reset) is exact: the ends this process does not know of the limits the
+        # headers may describe are read, once per window and key in this process (or after it forgot), in one batch
+        deciding = [self.limits.index(usage.limit)] if usage.allowed else self._refusing(counts)
+        unknown = [i for i in deciding if seconds_left[i] is None]
+        if not unknown:
+            return usage
         lifetimes = await _gather(store, [store.expires_in(counters[i][0]) for i in unknown])
         for i, lifetime in zip(unknown, lifetimes, strict=True):
             counter, seconds = counters[i]
-            ends.remember(counter, now + (lifetime or seconds))
-        usages = []
-        for i in chosen:
-            counter, seconds = counters[i]
-            end = ends.end_of(counter, now)
-            reset = seconds if end is None else _seconds_left(end, now, seconds)
-            usages.append(Usage(self.limits[i], counts[i], reset, reset))
-        return reported(usages)
+            left = lifetime or seconds
+            seconds_left[i] = left
+            ends.remember(counter, now + left)
+        return self._fixed_usage((counts, seconds_left))
+
+    def _fixed_usage(self, counted: tuple[Sequence[int], Sequence[float | None]]) -> Usage:
+        """The usage :func:`reported` picks among the fixed windows ``counted``: each limit's count and the seconds
+        until its window ends (``None``: unknown, taken as a whole window)."""
+        counts, seconds_left = counted
+        # The common case inline, every limit admitting: the one with the fewest left (the first of equals), found
+        # with built-ins rather than a loop, and no Usage of each (bench_rate_limit, memory).
+        lefts = list(map(sub, self._maxima, counts))
+        fewest_left = min(lefts)
+        if fewest_left < 0:
+            return reported([self._usage(i, counts[i], seconds_left[i]) for i in self._refusing(counts)])
+        fewest = lefts.index(fewest_left)
+        reset = _reset(seconds_left[fewest], self._fixed[fewest][1])
+        return _new_usage((self.limits[fewest], counts[fewest], reset, reset, fewest_left, True))
+
+    def _refusing(self, counts: Sequence[int]) -> list[int]:
+        """The indexes of the limits ``counts`` are over."""
+        return [i for i, count in enumerate(counts) if count > self._maxima[i]]
+
+    def _usage(self, index: int, count: int, seconds_left: float | None) -> Usage:
+        """The usage of limit ``index`` at ``count``, whose window ends in ``seconds_left`` (``None``: unknown, taken as
+        a whole window)."""
+        reset = _reset(seconds_left, self._fixed[index][1])
+        return Usage.of(self.limits[index], count, reset, reset)
 
     async def _count_sliding(self, store: Counter, key: str) -> Usage:
         now = time.time()
@@ -238,7 +255,7 @@ class RequestCounter:
             period = limit.seconds
             used = previous * (1 - elapsed / period) + current
             retry_after = _sliding_retry_after(limit, previous, current, elapsed)
-            usages.append(Usage(limit, used, max(math.ceil(period - elapsed), 1), retry_after))
+            usages.append(Usage.of(limit, used, max(math.ceil(period - elapsed), 1), retry_after))
         return reported(usages)
 
 
@@ -316,6 +333,12 @@ class WindowEnds(dict[str, float]):
         del self[key]
         return None
 
+    def seconds_left(self, key: str, now: float) -> float | None:
+        """Return the seconds from ``now`` until ``key``'s window ends, or ``None`` when it is unknown or has passed
+        (see :meth:`end_of`)."""
+        end = self.end_of(key, now)
+        return None if end is None else end - now
+
     def remember(self, key: str, end: float) -> None:
         """Remember that ``key``'s window ends at ``end``."""
         self[key] = end
@@ -323,10 +346,13 @@ class WindowEnds(dict[str, float]):
             del self[next(iter(self))]
 
 
-def _seconds_left(end: float, now: float, window: int) -> int:
-    """Whole seconds from ``now`` until a window of ``window`` seconds ends at ``end``: at least 1, at most
-    ``window``."""
-    return min(max(math.ceil(end - now), 1), window)
+def _reset(seconds_left: float | None, window: int) -> int:
+    """Whole seconds until a window of ``window`` seconds ends in ``seconds_left`` (``None``: unknown, taken as a
+    whole window): at least 1, at most ``window``."""
+    if seconds_left is None:
+        return window
+    reset = math.ceil(seconds_left)
+    return 1 if reset < 1 else window if reset > window else reset
 
 
 def _sliding_keys(key: str, limit: Limit, now: float) -> tuple[str, str, float]:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import pytest
 from litestar.testing import AsyncTestClient
 
-from litestar_kvstores import MemoryStore
+from litestar_kvstores import FileStore, MemoryStore
 from litestar_kvstores.rate_limit._windows import Limit, RequestCounter, WindowEnds
 from tests.support.rate_limit import count_once, limited_app, sleep_until_fraction, statuses
 
@@ -62,8 +63,8 @@ def test_window_ends_are_forgotten_when_passed_and_beyond_their_bound() -> None:
     assert (ends.end_of("b", 5.0), ends.end_of("a", 5.0), ends.end_of("c", 5.0)) == (None, 30.0, 40.0)
 
 
-async def test_a_forgotten_window_end_is_read_again_from_the_store() -> None:
-    store = MemoryStore()
+async def test_a_forgotten_window_end_is_read_again_from_the_store(tmp_path: Path) -> None:
+    store = FileStore(tmp_path)  # a store without counter groups: the window ends are remembered in this process
     counter = RequestCounter([Limit("minute", 10)], "fixed", want_reset=True, ends=WindowEnds(max_entries=1))
     await count_once(counter, store, "{a}")
     await asyncio.sleep(1.1)
@@ -71,3 +72,18 @@ async def test_a_forgotten_window_end_is_read_again_from_the_store() -> None:
     usage = await count_once(counter, store, "{a}")
     assert usage.used == 2
     assert 50 <= usage.reset <= 59  # read from the counter's lifetime, not assumed to be a whole window
+
+
+async def test_a_memory_store_tells_the_window_ends_itself() -> None:
+    store = MemoryStore()
+    counter = RequestCounter([Limit("minute", 3), Limit("hour", 100)], "fixed", want_reset=True)
+    assert (await count_once(counter, store, "{a}")).reset == 60
+    await asyncio.sleep(1.1)
+    usage = await count_once(counter, store, "{a}")
+    assert (usage.limit.unit, usage.used, usage.remaining, usage.allowed) == ("minute", 2, 1, True)
+    assert 58 <= usage.reset <= 59  # the counter's own expiry, not a whole window
+    await count_once(counter, store, "{a}")
+    refused = await count_once(counter, store, "{a}")
+    assert (refused.limit.unit, refused.used, refused.remaining, refused.allowed) == ("minute", 4, 0, False)
+    assert 58 <= refused.retry_after <= 59
+    assert not counter.ends  # nothing to remember in this process

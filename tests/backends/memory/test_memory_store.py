@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -266,3 +267,64 @@ async def test_set_checks_the_key_before_the_value() -> None:
         await MemoryStore().set(1, 1)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="non-empty"):
         await MemoryStore().set("", bytearray(b"x"))  # type: ignore[arg-type]
+
+
+async def test_a_counter_group_counts_its_counters_together_and_tells_their_expiry() -> None:
+    store = MemoryStore().with_namespace("limits")
+    group = store.counter_group([("::second", 1), ("::hour", timedelta(hours=1)), ("::forever", None)])
+    assert group.suffixes == ("::second", "::hour", "::forever")
+    counts, seconds_left = group.incr_nowait("client")
+    assert counts == [1, 1, 1]
+    assert 0.9 < seconds_left[0] <= 1  # type: ignore[operator]
+    assert 3599 < seconds_left[1] <= 3600  # type: ignore[operator]
+    assert seconds_left[2] is None
+    assert group.incr_nowait("client")[0] == [2, 2, 2]
+    assert group.incr_nowait("other")[0] == [1, 1, 1]
+    # the counters are the store's own entries, as incr and incr_and_read see them
+    assert await store.get_many(["client::second", "client::hour", "client::forever"]) == {
+        "client::second": b"2",
+        "client::hour": b"2",
+        "client::forever": b"2",
+    }
+    assert await store.incr("client::hour") == 3
+    assert await store.expires_in("client::hour") == 3600
+    await asyncio.sleep(1.05)  # the one-second counter expired: counted anew, with a new expiry
+    counts, seconds_left = group.incr_nowait("client")
+    assert counts == [1, 4, 3]
+    assert 0.9 < seconds_left[0] <= 1  # type: ignore[operator]
+    assert 3597 < seconds_left[1] < 3599  # type: ignore[operator]  # kept the expiry it was created with
+
+
+async def test_a_counter_group_checks_its_counters_once_and_its_key_at_each_count() -> None:
+    store = MemoryStore()
+    bad_groups: list[tuple[list[tuple[Any, Any]], type[Exception]]] = [
+        ([], ValueError),  # no counters
+        ([("::a", 60), ("::a", 1)], ValueError),  # a suffix given twice
+        ([("", 60)], ValueError),  # an empty suffix
+        ([(b"::a", 60)], TypeError),  # a suffix of the wrong type
+        ([("::a", 0)], ValueError),  # a non-positive expiry
+        ([("::a", "60")], TypeError),  # an expiry of the wrong type
+    ]
+    for counters, error in bad_groups:
+        with pytest.raises(error):
+            store.counter_group(counters)
+    group = store.counter_group([("::a", 60), ("::b", 60)])
+    with pytest.raises(TypeError):
+        group.incr_nowait(b"key")  # type: ignore[arg-type]
+    assert group.incr_nowait("") == ([1, 1], [pytest.approx(60, abs=1), pytest.approx(60, abs=1)])  # "::a", "::b"
+    await store.set("k::b", b"not a number")
+    await store.set("top::b", b"9223372036854775807")
+    for key, error in (("k", "'k::b' is not an integer"), ("top", "overflow")):  # no integer; would overflow
+        with pytest.raises(ValueError, match=error):
+            group.incr_nowait(key)
+    assert await store.get_many(["k::a", "top::a", "k::b"]) == {"k::a": None, "top::a": None, "k::b": b"not a number"}
+    assert repr(group).startswith("MemoryCounterGroup(MemoryStore(")
+    assert "'::a', '::b'" in repr(group)
+
+
+async def test_a_counter_that_cannot_fit_a_bounded_store_writes_none_of_its_call() -> None:
+    store = MemoryStore(max_bytes=2)
+    await store.set("c", b"99")
+    with pytest.raises(ValueError, match="max_bytes=2"):
+        await store.incr_and_read([("new", None), ("c", None)])  # b"1" fits, b"100" does not
+    assert await store.get_many(["new", "c"]) == {"new": None, "c": b"99"}
