@@ -8,9 +8,10 @@ Two strategies:
   window's counter (kept for two windows) and the previous window's count is weighted by the part of it that
   still overlaps the last unit: ``estimate = previous * (1 - elapsed / window) + current``.
 
-A store with ``incr_and_read`` (memory, file, Redis, Valkey) counts every limit of a request in one call, and one with
-a ``counter_group`` (memory) a request's fixed windows without a coroutine; on others every operation of one request
-is issued at once (``asyncio.gather``), or one after another on an in-process store, which never waits.
+A store with ``incr_and_read`` (memory, file, Redis, Valkey) counts every limit of a request in one call; a memory
+store does it without a coroutine (a ``counter_group`` for fixed windows, ``incr_and_read_nowait`` for sliding ones).
+On others every operation of one request is issued at once (``asyncio.gather``), or one after another on an in-process
+store, which never waits.
 """
 
 from __future__ import annotations
@@ -172,13 +173,17 @@ class RequestCounter:
 
         Fixed windows are counted with one counter group, without a coroutine, where the store makes them (memory:
         the counters are checked once, here, and the store tells each one's expiry); else with one
-        ``incr_and_read`` (or the calls that stand for it) and the window ends this process knows.
+        ``incr_and_read`` (or the calls that stand for it) and the window ends this process knows. Sliding windows
+        are counted with ``incr_and_read_nowait`` where the store has it (memory), else with ``incr_and_read``.
 
         Raises:
             TypeError, ValueError: the store refused the limits' counters (not with limits built by :class:`Limit`).
         """
         if self._sliding:
-            return partial(self._count_sliding, store)
+            incr_and_read_nowait = getattr(store, "incr_and_read_nowait", None)
+            if incr_and_read_nowait is None:
+                return partial(self._count_sliding, store)
+            return partial(self._count_sliding_nowait, incr_and_read_nowait)
         counter_group = getattr(store, "counter_group", None)
         if counter_group is None:
             return partial(self._count_fixed_waiting, store)
@@ -242,21 +247,43 @@ class RequestCounter:
         return Usage.of(self.limits[index], count, reset, reset)
 
     async def _count_sliding(self, store: Counter, key: str) -> Usage:
+        windows = self._sliding_windows(key)
+        counted = await _incr_and_read(store, *_sliding_calls(windows))
+        return self._sliding_usage(windows, counted)
+
+    def _count_sliding_nowait(self, incr_and_read_nowait: Callable[..., SlidingCounted], key: str) -> Usage:
+        # no coroutine: a memory store never waits
+        windows = self._sliding_windows(key)
+        return self._sliding_usage(windows, incr_and_read_nowait(*_sliding_calls(windows)))
+
+    def _sliding_windows(self, key: str) -> list[tuple[str, str, float, Limit]]:
+        """Each limit's current and previous window counter for the budget ``key`` now, the seconds elapsed in the
+        current window, and the limit."""
         now = time.time()
-        limits = self.limits
-        windows = [_sliding_keys(key, limit, now) for limit in limits]
-        counters = [  # kept two windows: still readable as "previous" in the next one
-            (current, 2 * limit.seconds) for (current, _, _), limit in zip(windows, limits, strict=True)
-        ]
-        counts, previous_values = await _incr_and_read(store, counters, [previous for _, previous, _ in windows])
+        return [(*_sliding_keys(key, limit, now), limit) for limit in self.limits]
+
+    def _sliding_usage(self, windows: Sequence[tuple[str, str, float, Limit]], counted: SlidingCounted) -> Usage:
+        """The usage :func:`reported` picks once the current windows are counted and the previous ones read."""
+        counts, previous_values = counted
         usages = []
-        for current, previous_raw, (_, _, elapsed), limit in zip(counts, previous_values, windows, limits, strict=True):
+        for current, previous_raw, (_, _, elapsed, limit) in zip(counts, previous_values, windows, strict=True):
             previous = _as_count(previous_raw)
             period = limit.seconds
             used = previous * (1 - elapsed / period) + current
             retry_after = _sliding_retry_after(limit, previous, current, elapsed)
             usages.append(Usage.of(limit, used, max(math.ceil(period - elapsed), 1), retry_after))
         return reported(usages)
+
+
+SlidingCounted = tuple[list[int], list[bytes | None]]
+"""The counts of the current windows and the values of the previous ones, as ``incr_and_read`` returns them."""
+
+
+def _sliding_calls(windows: Sequence[tuple[str, str, float, Limit]]) -> tuple[list[tuple[str, int]], list[str]]:
+    """The counters (each current window, kept two windows: still readable as "previous" in the next one) and the
+    reads (each previous window) of one request."""
+    counters = [(current, 2 * limit.seconds) for current, _, _, limit in windows]
+    return counters, [previous for _, previous, _, _ in windows]
 
 
 def reported(usages: Sequence[Usage]) -> Usage:

@@ -10,7 +10,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from litestar_kvstores import FileStore, MemoryStore
-from litestar_kvstores.rate_limit._windows import Limit, RequestCounter, WindowEnds
+from litestar_kvstores.rate_limit._windows import Limit, RequestCounter, Usage, WindowEnds
 from tests.support.rate_limit import count_once, limited_app, sleep_until_fraction, statuses
 
 LIMIT = 10
@@ -87,3 +87,13 @@ async def test_a_memory_store_tells_the_window_ends_itself() -> None:
     assert (refused.limit.unit, refused.used, refused.remaining, refused.allowed) == ("minute", 4, 0, False)
     assert 58 <= refused.retry_after <= 59
     assert not counter.ends  # nothing to remember in this process
+
+
+@pytest.mark.parametrize("strategy", ["fixed", "sliding"])
+async def test_a_memory_store_is_counted_without_a_coroutine(strategy: str) -> None:
+    counter = RequestCounter([Limit("second", 2), Limit("minute", 5)], strategy, want_reset=True)  # type: ignore[arg-type]
+    store = MemoryStore()
+    usages = [counter.count(store, "{a}") for _ in range(3)]
+    assert all(isinstance(usage, Usage) for usage in usages)  # answered at once, not an awaitable
+    assert [usage.allowed for usage in usages] == [True, True, False]  # type: ignore[union-attr]
+    assert usages[0].limit.unit == "second"  # type: ignore[union-attr]
