@@ -328,3 +328,18 @@ async def test_a_counter_that_cannot_fit_a_bounded_store_writes_none_of_its_call
     with pytest.raises(ValueError, match="max_bytes=2"):
         await store.incr_and_read([("new", None), ("c", None)])  # b"1" fits, b"100" does not
     assert await store.get_many(["new", "c"]) == {"new": None, "c": b"99"}
+
+
+async def test_a_counter_group_of_a_bounded_store_takes_part_in_its_bounds() -> None:
+    store = MemoryStore(max_entries=3)
+    group = store.counter_group([("::s", 1), ("::h", 3600)])
+    await store.set("old", b"x")
+    assert group.incr_nowait("a")[0] == [1, 1]
+    assert group.incr_nowait("b")[0] == [1, 1]  # the least recently used entries make room: "old", then "a::s"
+    assert await store.get_many(["old", "a::s", "a::h", "b::s", "b::h"]) == {
+        "old": None,
+        "a::s": None,
+        "a::h": b"1",
+        "b::s": b"1",
+        "b::h": b"1",
+    }
