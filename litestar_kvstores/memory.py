@@ -320,7 +320,7 @@ class MemoryStore(KVStore):
         self, counters: Sequence[tuple[str, TTL | None]], reads: Sequence[str] = ()
     ) -> tuple[list[int], list[bytes | None]]:
         """:meth:`incr_and_read` without a coroutine (a memory store never waits): the same result and errors. The
-        rate limiter counts with it where a store offers it (bench_rate_limit, memory)."""
+        rate limiter counts sliding windows with it where a store offers it."""
         if not reads:
             return self._count(counters, 1), []
         wanted = [check_key(key) for key in reads]
