@@ -23,7 +23,7 @@ from litestar.connection import ASGIConnection
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotAuthorizedException, TooManyRequestsException
 from litestar.handlers import BaseRouteHandler
-from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.middleware.rate_limit import DurationUnit, RateLimitConfig
 from litestar.middleware.session.server_side import ServerSideSessionConfig
 from litestar.params import Body
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -46,7 +46,7 @@ from litestar_kvstores.wrappers import InstrumentedStore
 
 EMBEDDED_DEFAULT = "memory://?max_entries=100000"
 HERE = Path(__file__).parent
-RATE_LIMIT = ("minute", 5)
+RATE_LIMIT: tuple[DurationUnit, int] = ("minute", 5)
 CACHE_SECONDS = 60
 SECRET_VARIABLE = "EXAMPLE_APP_SECRET"
 DEVELOPMENT_SECRET = "litestar-kvstores example app: development only, set EXAMPLE_APP_SECRET"

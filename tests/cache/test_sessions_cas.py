@@ -40,7 +40,8 @@ async def show(request: Request[Any, Any, Any]) -> dict[str, Any]:
 async def session_app(config: ServerSideSessionConfig, store: Any) -> AsyncIterator[httpx.AsyncClient]:
     plugin = KVStoresPlugin(KVStoresConfig(stores={"sessions": store}, cleanup_interval=None))
     app = Litestar([set_value, start, show], middleware=[config.middleware], plugins=[plugin], debug=False)
-    async with app.lifespan(), httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://app") as client:
+    transport = httpx.ASGITransport(app)  # type: ignore[arg-type]  # Litestar's ASGI types are narrower than httpx's
+    async with app.lifespan(), httpx.AsyncClient(transport=transport, base_url="http://app") as client:
         await client.post("/start")
         yield client
 

@@ -21,6 +21,7 @@ from litestar_kvstores.dashboard import StoreDashboard, StoreDashboardConfig
 from litestar_kvstores.dashboard._plugin import _registry
 from tests.support.dashboard import CountingMemoryStore, rows
 from tests.support.plugin import in_app
+from tests.support.stores import as_kv_store
 
 OPERATOR = {"x-operator": "yes"}
 SECRET = "a test secret of the dashboard's csrf middleware"
@@ -136,7 +137,7 @@ async def test_an_unreachable_store_shows_its_error_and_never_its_credentials(re
 async def test_clear_asks_first_and_needs_the_csrf_token() -> None:
     app, _, _ = build()
     async with operator_client(app) as client:
-        sessions = app.stores.get("sessions")
+        sessions = as_kv_store(app.stores.get("sessions"))
         await in_app(client, sessions.set, "a", b"1")
         confirm = await client.get("/stores/confirm", params={"action": "clear", "store": "sessions"})
         assert confirm.status_code == 200
@@ -164,7 +165,7 @@ async def test_clear_asks_first_and_needs_the_csrf_token() -> None:
 async def test_delete_expired_reports_how_many_it_removed() -> None:
     app, _, _ = build(app_csrf=True)  # the application's own CSRF middleware protects the dashboard too
     async with operator_client(app) as client:
-        cache = app.stores.get("cache")
+        cache = as_kv_store(app.stores.get("cache"))
         for key in ("a", "b"):
             await in_app(client, cache.set, key, b"x", 0.01)
         await in_app(client, cache.set, "kept", b"y")

@@ -20,6 +20,7 @@ from litestar_kvstores import (
     store_from_url,
 )
 from litestar_kvstores.urls import registered_schemes
+from tests.support.stores import as_kv_store
 
 # A port nothing listens on: option errors must come before any connection attempt, so they never reach it.
 NOWHERE = "127.0.0.1:9"
@@ -209,6 +210,6 @@ async def test_unreachable_cluster_or_sentinel_fails_fast(scheme: str) -> None:
     path = "/primary" if "sentinel" in scheme else ""
     started = time.monotonic()
     with pytest.raises(StoreUnavailableError):
-        async with store_from_url(f"{scheme}://{NOWHERE}{path}") as store:
+        async with as_kv_store(store_from_url(f"{scheme}://{NOWHERE}{path}")) as store:
             await store.get("k")
     assert time.monotonic() - started < 30  # bounded by the connect timeouts, not a hang

@@ -51,7 +51,8 @@ def test_the_identifier(peer: str | None, forwarded: list[str], expected: str) -
 
 def test_another_header_can_be_named() -> None:
     identify = forwarded_for_identifier(["10.0.0.1"], header="X-Real-Client")
-    request = Request({"type": "http", "headers": [(b"x-real-client", b"1.2.3.4")], "client": ("10.0.0.1", 1)})  # type: ignore[arg-type]
+    scope: dict[str, Any] = {"type": "http", "headers": [(b"x-real-client", b"1.2.3.4")], "client": ("10.0.0.1", 1)}
+    request: Request[Any, Any, Any] = Request(scope)  # type: ignore[arg-type]
     assert identify(request) == "1.2.3.4"
     assert identify(request_from("10.0.0.1", "6.6.6.6")) == "10.0.0.1"
 

@@ -27,16 +27,17 @@ every run.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import inspect
 import itertools
 import math
 import re
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import Enum
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -155,8 +156,14 @@ class Model:
         return entry
 
 
+class Caller(Protocol):
+    """Runs a store call on the test's event loop from the machine's thread and returns its result."""
+
+    def __call__(self, operation: Coroutine[Any, Any, T], /) -> T: ...
+
+
 def machine_class(
-    root: KVStore, clock: Clock, call: Callable[[Coroutine[Any, Any, T]], T], namespaces: Callable[[], str]
+    root: KVStore, clock: Clock, call: Caller, namespaces: Callable[[], str]
 ) -> type[RuleBasedStateMachine]:
     """A state machine class over a fresh namespace of ``root`` per example, timed by ``clock``."""
     if clock.controllable:
@@ -185,9 +192,9 @@ def machine_class(
                 store = store.with_namespace(name)
             return store
 
-        def timed(self, operation: Awaitable[T]) -> tuple[T, float, float]:
+        def timed(self, operation: Coroutine[Any, Any, T]) -> tuple[T, float, float]:
             t0 = clock.now()
-            result = call(operation)  # type: ignore[arg-type]
+            result = call(operation)
             return result, t0, clock.now()
 
         def teardown(self) -> None:
@@ -361,7 +368,7 @@ def machine_class(
             self.model.written = {p for p in self.model.written if p[: len(path)] != path or p == path[:-1]}
             self.model.written.update(path[:n] for n in range(len(path)))
 
-        def listed(self, path: Path, t0: float, t1: float) -> tuple[set[str], set[str]]:
+        def listed(self, path: Path, t0: float, t1: float) -> tuple[builtins.set[str], builtins.set[str]]:
             """The keys of ``path`` that must be listed and those that may be."""
             must: set[str] = set()
             may: set[str] = set()
@@ -536,7 +543,7 @@ def install_clock(backend: str, monkeypatch: pytest.MonkeyPatch) -> Clock:
     return clock
 
 
-def caller(loop: asyncio.AbstractEventLoop) -> Callable[[Coroutine[Any, Any, T]], T]:
+def caller(loop: asyncio.AbstractEventLoop) -> Caller:
     """A function that runs a store call on ``loop`` (the test's) from the machine's thread and returns its result."""
 
     def call(operation: Coroutine[Any, Any, T]) -> T:
@@ -749,7 +756,7 @@ DEFAULTS: dict[str, Any] = {"path": (), "key": "k", "value": b"v", "ttl": None, 
 """What a regression step leaves out: the root namespace, the key ``k``, no expiry, ``delete_all`` really runs."""
 
 
-def run_regression(store: KVStore, clock: Clock, call: Callable[[Coroutine[Any, Any, T]], T], name: str) -> None:
+def run_regression(store: KVStore, clock: Clock, call: Caller, name: str) -> None:
     """Run the regression ``name`` on ``store`` through the state machine; call from a worker thread.
 
     Raises:
@@ -770,7 +777,12 @@ def run_regression(store: KVStore, clock: Clock, call: Callable[[Coroutine[Any, 
 async def run_regressions(store: KVStore, clock: Clock) -> None:
     """Run every regression on ``store``, one after the other (in a worker thread, as Hypothesis does)."""
     call = caller(asyncio.get_running_loop())
-    await asyncio.to_thread(lambda: [run_regression(store, clock, call, name) for name in REGRESSIONS])
+
+    def run_all() -> None:
+        for name in REGRESSIONS:
+            run_regression(store, clock, call, name)
+
+    await asyncio.to_thread(run_all)
 
 
 async def test_regressions_match_the_model(backend: str, store: KVStore, monkeypatch: pytest.MonkeyPatch) -> None:

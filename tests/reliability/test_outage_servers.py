@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import pytest
 from redis.crc import key_slot
@@ -79,7 +79,9 @@ class Mongo:
         self.server = start_mongo_server(self.port, self.directory)
 
     def store(self) -> KVStore:
-        timeouts = {name: int(TIMEOUT * 1000) for name in ("serverSelectionTimeoutMS", "connectTimeoutMS")}
+        timeouts: dict[str, Any] = {
+            name: int(TIMEOUT * 1000) for name in ("serverSelectionTimeoutMS", "connectTimeoutMS")
+        }
         return MongoStore.with_client(self.server.url, database="kvstores_tests", namespace="outage", **timeouts)
 
     def down(self) -> None:

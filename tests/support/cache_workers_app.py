@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from typing import Any
 
 from litestar import Litestar, Request, get
 from litestar.datastructures import MutableScopeHeaders
@@ -18,7 +19,7 @@ from litestar_kvstores import KVStore, KVStoresConfig, KVStoresPlugin
 
 
 @get("/cold", cache=60)
-async def cold(request: Request[object, object, object], n: int) -> dict[str, int]:
+async def cold(request: Request[Any, Any, Any], n: int) -> dict[str, int]:
     calls = request.app.stores.get("calls")
     assert isinstance(calls, KVStore)
     await calls.incr(f"calls:{n}")

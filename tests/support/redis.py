@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import redis.asyncio
 import valkey.asyncio
+from redis.asyncio.connection import AbstractConnection
 
 from litestar_kvstores._redis.store import RedisLikeStore
 from tests.support.stores import STORE_CLASSES
@@ -18,6 +20,18 @@ ALL_BACKENDS = ["redis", "valkey", "redis_cluster", "valkey_cluster"]
 def raw_client(url: str) -> redis.asyncio.Redis:
     """A plain client (speaks to Redis and Valkey alike) for looking at what the store wrote."""
     return redis.asyncio.Redis.from_url(url)
+
+
+async def execute(client: redis.asyncio.Redis, *command: object) -> Any:
+    """Send one raw command with ``client`` and return its reply (redis-py leaves ``execute_command`` unannotated)."""
+    execute_command: Callable[..., Awaitable[Any]] = client.execute_command
+    return await execute_command(*command)
+
+
+def new_connection(client: redis.asyncio.Redis) -> AbstractConnection:
+    """A new, not yet opened connection of ``client``'s pool (redis-py leaves ``make_connection`` unannotated)."""
+    make_connection: Callable[[], AbstractConnection] = client.connection_pool.make_connection
+    return make_connection()
 
 
 class CountingWriter:
@@ -43,7 +57,7 @@ class _RedisCountingConnection(redis.asyncio.Connection):
     sends = 0
 
     async def _connect(self) -> None:
-        await super()._connect()
+        await super()._connect()  # type: ignore[no-untyped-call]
         self._writer = CountingWriter(self._writer, type(self))  # type: ignore[assignment]
 
 
@@ -51,7 +65,7 @@ class _ValkeyCountingConnection(valkey.asyncio.Connection):
     sends = 0
 
     async def _connect(self) -> None:
-        await super()._connect()
+        await super()._connect()  # type: ignore[no-untyped-call]
         self._writer = CountingWriter(self._writer, type(self))  # type: ignore[assignment]
 
 

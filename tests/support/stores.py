@@ -7,7 +7,9 @@ import uuid
 from pathlib import Path
 
 import pytest
+from litestar.stores.base import Store
 
+from litestar_kvstores import KVStore
 from litestar_kvstores._redis.store import RedisLikeStore
 from litestar_kvstores.mongo import MongoStore
 from litestar_kvstores.postgres import PostgresStore
@@ -25,7 +27,16 @@ MONGO_URL_VARIABLE = "KVSTORES_TEST_MONGO_URL"
 TEST_DATABASE = "kvstores_tests"
 """The MongoDB database every Mongo test uses."""
 
-STORE_CLASSES: dict[Kind, type[RedisLikeStore]] = {"redis": RedisStore, "valkey": ValkeyStore}
+STORE_CLASSES: dict[Kind, type[RedisStore] | type[ValkeyStore]] = {"redis": RedisStore, "valkey": ValkeyStore}
+"""The store class of each kind (each defines its own ``with_client``, which ``RedisLikeStore`` has not)."""
+
+
+def as_kv_store(store: Store) -> KVStore:
+    """``store`` typed as the :class:`~litestar_kvstores.KVStore` it is (``store_from_url`` and ``app.stores.get``
+    return Litestar's ``Store``, whose ``async with`` gives ``None``).
+    """
+    assert isinstance(store, KVStore), f"{type(store).__name__} is not a KVStore"
+    return store
 
 
 def unique_namespace() -> str:

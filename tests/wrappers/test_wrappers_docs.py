@@ -12,7 +12,7 @@ from litestar.testing import AsyncTestClient
 
 from litestar_kvstores import store_from_url
 from litestar_kvstores.wrappers.encrypted import MAGIC
-from tests.support.stores import unique_namespace
+from tests.support.stores import as_kv_store, unique_namespace
 from tests.support.wrappers import KEY_A_TEXT
 
 PAGE = Path(__file__).parents[2] / "docs" / "wrappers.md"
@@ -36,7 +36,7 @@ async def test_encrypted_sessions_on_redis(redis_url: str, monkeypatch: pytest.M
         assert (await client.post("/login")).status_code == 201
         assert (await client.get("/me")).text == "alice"
 
-    async with store_from_url(url) as raw:
+    async with as_kv_store(store_from_url(url)) as raw:
         sessions = raw.with_namespace("sessions")
         values = [await sessions.get(key) async for key in sessions.keys()]  # noqa: SIM118
         assert len(values) == 1

@@ -17,7 +17,7 @@ from litestar_kvstores.base import KVStore
 from litestar_kvstores.rate_limit import AtomicRateLimitMiddleware
 from litestar_kvstores.wrappers import EncryptedStore
 from litestar_kvstores.wrappers.encrypted import MAGIC
-from tests.support.stores import unique_namespace
+from tests.support.stores import as_kv_store, unique_namespace
 from tests.support.wrappers import KEY_A, KEY_A_TEXT, KEY_B, read_damaged
 
 SECRET = b"the session of alice: admin=true"
@@ -289,7 +289,7 @@ async def test_the_rate_limiter_works_over_an_encrypted_default_store(
         statuses = [(await client.get("/")).status_code for _ in range(5)]
         assert isinstance(app.stores.get("rate_limit"), EncryptedStore)
     assert statuses == [200, 200, 200, 429, 429]
-    async with store_from_url(url) as raw:
+    async with as_kv_store(store_from_url(url)) as raw:
         limits = raw.with_namespace("rate_limit")
         assert [await limits.get(key) async for key in limits.keys()] == [b"5"]  # noqa: SIM118
         await raw.delete_all()

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.metrics.export import DataPointT, InMemoryMetricReader, Sum
 from prometheus_client import CollectorRegistry
 
 from litestar_kvstores import MemoryStore
@@ -74,6 +74,12 @@ async def test_counts_go_to_a_prometheus_registry() -> None:
     )
 
 
+def attribute(point: DataPointT, name: str) -> object:
+    """The attribute ``name`` of a data point (OpenTelemetry types a point's attributes as optional)."""
+    assert point.attributes is not None
+    return point.attributes[name]
+
+
 async def test_counts_go_to_an_opentelemetry_meter_provider() -> None:
     reader = InMemoryMetricReader()
     provider = MeterProvider(metric_readers=[reader])
@@ -82,14 +88,15 @@ async def test_counts_go_to_an_opentelemetry_meter_provider() -> None:
     data = reader.get_metrics_data()
     assert data is not None
     metrics = {m.name: m for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics}
+    operations = metrics["kvstores.operations"].data
+    assert isinstance(operations, Sum)  # a counter: its points hold values
     points = {
-        (p.attributes["kvstores.operation"], p.attributes["kvstores.outcome"]): p.value
-        for p in metrics["kvstores.operations"].data.data_points
+        (attribute(p, "kvstores.operation"), attribute(p, "kvstores.outcome")): p.value for p in operations.data_points
     }
     assert points[("get", "hit")] == 1
     assert points[("get", "miss")] == 1
     assert points[("set_many", "ok")] == 1
-    assert {p.attributes["kvstores.store"] for p in metrics["kvstores.operation.duration"].data.data_points} == {
+    assert {attribute(p, "kvstores.store") for p in metrics["kvstores.operation.duration"].data.data_points} == {
         "limits"
     }
     provider.shutdown()

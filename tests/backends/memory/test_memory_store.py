@@ -311,11 +311,12 @@ async def test_a_counter_group_checks_its_counters_once_and_its_key_at_each_coun
     group = store.counter_group([("::a", 60), ("::b", 60)])
     with pytest.raises(TypeError):
         group.incr_nowait(b"key")  # type: ignore[arg-type]
-    assert group.incr_nowait("") == ([1, 1], [pytest.approx(60, abs=1), pytest.approx(60, abs=1)])  # "::a", "::b"
+    expected: tuple[list[int], list[object]] = ([1, 1], [pytest.approx(60, abs=1), pytest.approx(60, abs=1)])
+    assert group.incr_nowait("") == expected  # "::a", "::b"
     await store.set("k::b", b"not a number")
     await store.set("top::b", b"9223372036854775807")
-    for key, error in (("k", "'k::b' is not an integer"), ("top", "overflow")):  # no integer; would overflow
-        with pytest.raises(ValueError, match=error):
+    for key, message in (("k", "'k::b' is not an integer"), ("top", "overflow")):  # no integer; would overflow
+        with pytest.raises(ValueError, match=message):
             group.incr_nowait(key)
     assert await store.get_many(["k::a", "top::a", "k::b"]) == {"k::a": None, "top::a": None, "k::b": b"not a number"}
     assert repr(group).startswith("MemoryCounterGroup(MemoryStore(")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from litestar_kvstores.mongo import DEFAULT_SOCKET_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, MongoStore
@@ -46,7 +48,7 @@ async def test_valid_namespace_path_is_kept(mongo_store: MongoStore) -> None:
     ],
 )
 async def test_server_selection_timeout_defaults_to_a_few_seconds(
-    url: str, options: dict[str, int], expected_ms: int
+    url: str, options: dict[str, Any], expected_ms: int
 ) -> None:
     async with MongoStore.with_client(url, **options) as store:
         client_options = store.collection.database.client.options

@@ -9,6 +9,7 @@ import redis.asyncio
 import valkey.asyncio
 
 from litestar_kvstores._redis.protocol import pack_commands
+from tests.support.redis import new_connection
 
 COMMANDS: list[tuple[Any, ...]] = [
     ("GET", "LITESTAR/sessions:é ключ"),
@@ -30,17 +31,17 @@ def test_packed_commands_are_the_librarys_bytes(library: Any) -> None:
     ids=["float", "bool", "two-word name", "bytearray", "bytes name"],
 )
 def test_other_arguments_are_left_to_the_library(command: tuple[Any, ...]) -> None:
-    connection = redis.asyncio.Redis().connection_pool.make_connection()
+    connection = new_connection(redis.asyncio.Redis())
     assert pack_commands(connection, [("GET", "a"), command]) is None
 
 
 def test_another_encoding_is_left_to_the_library() -> None:
-    connection = redis.asyncio.Redis(encoding="latin-1").connection_pool.make_connection()
+    connection = new_connection(redis.asyncio.Redis(encoding="latin-1"))
     assert pack_commands(connection, [("GET", "é")]) is None
 
 
 def test_a_lone_surrogate_raises_as_the_library_does() -> None:
-    connection = redis.asyncio.Redis().connection_pool.make_connection()
+    connection = new_connection(redis.asyncio.Redis())
     with pytest.raises(UnicodeEncodeError):
         connection.pack_commands([("GET", "\ud800")])
     with pytest.raises(UnicodeEncodeError):

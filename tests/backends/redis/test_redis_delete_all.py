@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from litestar_kvstores._redis.store import RedisLikeStore
-from tests.support.redis import SINGLE_KINDS, raw_client
+from tests.support.redis import SINGLE_KINDS, execute, raw_client
 from tests.support.stores import STORE_CLASSES, open_store, unique_namespace
 from testservers.redis import Kind, RedisServer, start_server
 
@@ -30,7 +30,7 @@ async def node_keys(url: str, cluster: bool) -> list[set[bytes]]:
     async with raw_client(url) as client:
         if not cluster:
             return [{key async for key in client.scan_iter(count=1000)}]
-        nodes = (await client.execute_command("CLUSTER", "NODES")).decode().splitlines()
+        nodes = (await execute(client, "CLUSTER", "NODES")).decode().splitlines()
     ports = [int(line.split()[1].split("@")[0].rsplit(":", 1)[1]) for line in nodes if "master" in line.split()[2]]
     assert len(ports) == 3
     result = []

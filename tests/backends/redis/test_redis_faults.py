@@ -9,6 +9,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from redis.asyncio import RedisCluster
@@ -135,7 +136,9 @@ async def test_credentials_never_appear_in_errors_or_reprs(kind: Kind) -> None:
 
 
 @pytest.mark.parametrize(("store_class", "cluster_class"), [(RedisStore, RedisCluster), (ValkeyStore, ValkeyCluster)])
-async def test_an_unreachable_cluster_is_unavailable(store_class: type[RedisLikeStore], cluster_class: type) -> None:
+async def test_an_unreachable_cluster_is_unavailable(
+    store_class: type[RedisStore] | type[ValkeyStore], cluster_class: type[Any]
+) -> None:
     port = free_port()
     client = cluster_class.from_url(f"redis://127.0.0.1:{port}", socket_connect_timeout=1)
     async with store_class(client, handle_client_shutdown=True) as store:

@@ -19,7 +19,7 @@ import pytest
 from litestar_kvstores import StoreError, StoreUnavailableError
 from litestar_kvstores._redis.store import RedisLikeStore
 from litestar_kvstores.redis import RedisStore
-from tests.support.redis import SINGLE_KINDS, CountingWriter, counting_store, raw_client
+from tests.support.redis import SINGLE_KINDS, CountingWriter, counting_store, execute, raw_client
 from tests.support.stores import STORE_CLASSES, unique_namespace
 from testservers.redis import Kind, start_cluster, start_server
 
@@ -57,7 +57,7 @@ async def test_a_lone_command_is_sent_at_once_alone(kind: Kind, url: str) -> Non
 
 async def test_auto_pipeline_false_sends_every_command_alone(kind: Kind, url: str) -> None:
     namespace = unique_namespace()
-    store = STORE_CLASSES[kind].with_client(url, namespace=namespace, auto_pipeline=False)
+    store: RedisLikeStore = STORE_CLASSES[kind].with_client(url, namespace=namespace, auto_pipeline=False)
     assert store.auto_pipeline is False
     await store.aclose()
     store, connection = counting_store(kind, url, namespace, auto_pipeline=False)
@@ -307,13 +307,13 @@ async def _node_ids(ports: list[int]) -> dict[int, str]:
     ids = {}
     for port in ports:
         async with raw_client(f"redis://127.0.0.1:{port}") as client:
-            ids[port] = (await client.execute_command("CLUSTER", "MYID")).decode()
+            ids[port] = (await execute(client, "CLUSTER", "MYID")).decode()
     return ids
 
 
 async def _owner(ports: list[int], slot: int) -> int:
     async with raw_client(f"redis://127.0.0.1:{ports[0]}") as client:
-        for first, last, primary, *_ in await client.execute_command("CLUSTER", "SLOTS"):
+        for first, last, primary, *_ in await execute(client, "CLUSTER", "SLOTS"):
             if first <= slot <= last:
                 return int(primary[1])
     raise AssertionError(f"slot {slot} has no owner")
@@ -321,7 +321,7 @@ async def _owner(ports: list[int], slot: int) -> int:
 
 async def _run(port: int, *command: object) -> object:
     async with raw_client(f"redis://127.0.0.1:{port}") as client:
-        return await client.execute_command(*command)
+        return await execute(client, *command)
 
 
 async def _start_migration(store: RedisLikeStore, ports: list[int], key: str) -> tuple[int, int, int, dict[int, str]]:

@@ -21,7 +21,7 @@ async def test_store_over_a_sentinel_managed_primary(kind: Kind) -> None:
         sentinels = library.Sentinel([("127.0.0.1", sentinel.port)], socket_timeout=2)
         client = sentinels.master_for("kvstores", socket_timeout=2)
         store_class = RedisStore if kind == "redis" else ValkeyStore
-        async with store_class(client, handle_client_shutdown=True) as store:  # type: ignore[arg-type]
+        async with store_class(client, handle_client_shutdown=True) as store:
             assert "kvstores" in repr(store)
             await store.with_namespace("app").set("k", b"v", expires_in=60)
             assert await store.with_namespace("app").get("k", renew_for=120) == b"v"

@@ -325,7 +325,9 @@ async def test_without_namespace_keys_are_stored_verbatim(kind: Kind, url: str, 
 
 
 @pytest.mark.parametrize("store_class", [RedisStore, ValkeyStore])
-def test_with_client_rejects_unknown_options_and_bad_urls_before_connecting(store_class: type[RedisLikeStore]) -> None:
+def test_with_client_rejects_unknown_options_and_bad_urls_before_connecting(
+    store_class: type[RedisStore] | type[ValkeyStore],
+) -> None:
     with pytest.raises(ValueError, match="bogus_option"):
         store_class.with_client("redis://127.0.0.1:1", bogus_option=1)
     with pytest.raises(ValueError, match="scheme"):

@@ -14,7 +14,7 @@ from litestar_kvstores._redis.store import RedisLikeStore
 from litestar_kvstores.redis import RedisStore
 from litestar_kvstores.valkey import ValkeyStore
 from tests.support.redis import SINGLE_KINDS, raw_client
-from tests.support.stores import unique_namespace
+from tests.support.stores import as_kv_store, unique_namespace
 from testservers.redis import Kind
 
 SECRET = "s3cret-pa55"
@@ -178,7 +178,7 @@ async def test_keyword_options_win_over_the_query(kind: Kind, request: pytest.Fi
     url = str(request.getfixturevalue(f"{kind}_url"))
     name = f"{unique_namespace()}"
     async with (
-        store_from_url(f"{url}/0?db=1&namespace=query", db=2, namespace=name) as store,
+        as_kv_store(store_from_url(f"{url}/0?db=1&namespace=query", db=2, namespace=name)) as store,
         raw_client(f"{url}/2") as raw,
     ):
         await store.set("k", b"v")
