@@ -212,6 +212,8 @@ def with_headers(send: Send, names: tuple[bytes, ...], usage: Usage) -> Send:
         # call): this runs for every message of every response (bench_rate_limit)
         if message["type"] == "http.response.start":
             headers = message.get("headers") or []
+            if type(headers) is not list:  # any iterable of pairs (ASGI), read once
+                headers = list(headers)
             for pair in headers:
                 if pair[0] in names:  # ASGI: lower case
                     headers = [pair for pair in headers if pair[0] not in names]

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
 
 from litestar_kvstores import FileStore, MemoryStore
+from litestar_kvstores.rate_limit._config import KVRateLimitConfig, encoded_names, with_headers
 from litestar_kvstores.rate_limit._windows import Limit, RequestCounter, Usage, WindowEnds
 from tests.support.rate_limit import count_once, limited_app, sleep_until_fraction, statuses
 
@@ -97,3 +99,27 @@ async def test_a_memory_store_is_counted_without_a_coroutine(strategy: str) -> N
     assert all(isinstance(usage, Usage) for usage in usages)  # answered at once, not an awaitable
     assert [usage.allowed for usage in usages] == [True, True, False]  # type: ignore[union-attr]
     assert usages[0].limit.unit == "second"  # type: ignore[union-attr]
+
+
+async def test_the_headers_are_set_on_the_start_message_whatever_iterable_holds_its_headers() -> None:
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    usage = Usage.of(Limit("minute", 10), 3, 42, 42)
+    wrapped = with_headers(send, encoded_names(KVRateLimitConfig(limits=[("minute", 10)])), usage)
+    own = (b"ratelimit-remaining", b"999")  # set by the application: replaced
+    start: Any = {"type": "http.response.start", "status": 200, "headers": iter([(b"a", b"1"), own, (b"b", b"2")])}
+    await wrapped(start)
+    body: Any = {"type": "http.response.body", "body": b"ok"}
+    await wrapped(body)
+    assert sent[0]["headers"] == [
+        (b"a", b"1"),
+        (b"b", b"2"),
+        (b"ratelimit-policy", b"10; w=60"),
+        (b"ratelimit-limit", b"10"),
+        (b"ratelimit-remaining", b"7"),
+        (b"ratelimit-reset", b"42"),
+    ]
+    assert sent[1] == {"type": "http.response.body", "body": b"ok"}
