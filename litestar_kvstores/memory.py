@@ -21,6 +21,7 @@ from .validation import (
     INT64_MAX,
     add_to_counter,
     check_amount,
+    check_counters,
     check_distinct,
     check_expected,
     check_expected_value,
@@ -346,16 +347,7 @@ class MemoryStore(KVStore):
         Raises:
             TypeError, ValueError: a bad key or expiry, a counter given twice, or as :meth:`_add`.
         """
-        checked = [
-            (
-                key if type(key) is str and key else check_key(key),
-                expires_in if type(expires_in) is int and expires_in > 0 else ttl_seconds(expires_in),
-            )
-            for key, expires_in in counters
-        ]
-        if len(checked) > 1:
-            check_distinct([key for key, _ in checked])
-        return self._add(checked, amount, "")[0]
+        return self._add(check_counters(counters), amount, "")[0]
 
     def _add(
         self, counters: Iterable[tuple[str, float | None]], amount: int, prefix: str

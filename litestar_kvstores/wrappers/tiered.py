@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, cast
 
 from ..base import KVStore
@@ -47,18 +48,21 @@ class _ReadsThrough:
         self.in_flight: dict[Slot, int] = {}
         self.stale: set[Slot] = set()
 
-    def started(self, slots: Iterable[Slot]) -> None:
+    @contextmanager
+    def reading(self, slots: Sequence[Slot]) -> Iterator[None]:
+        """Count the far reads of ``slots`` as in flight for the duration of the block."""
         for slot in slots:
             self.in_flight[slot] = self.in_flight.get(slot, 0) + 1
-
-    def finished(self, slots: Iterable[Slot]) -> None:
-        for slot in slots:
-            count = self.in_flight[slot] - 1
-            if count:
-                self.in_flight[slot] = count
-            else:
-                del self.in_flight[slot]
-                self.stale.discard(slot)
+        try:
+            yield
+        finally:
+            for slot in slots:
+                count = self.in_flight[slot] - 1
+                if count:
+                    self.in_flight[slot] = count
+                else:
+                    del self.in_flight[slot]
+                    self.stale.discard(slot)
 
     def written(self, slots: Iterable[Slot] | None = None) -> None:
         """Mark the reads in flight of ``slots`` (``None``: every one) as stale."""
@@ -126,6 +130,11 @@ class TieredStore(StoreWrapper):
         """Tell the reads in flight that ``keys`` (``None``: all) were just written or deleted in the far store."""
         self._reads.written(None if keys is None else [(self.namespace, key) for key in keys])
 
+    async def _drop_near(self, key: str) -> None:
+        """After ``key`` was written or deleted in the far store: tell the reads in flight, and drop its near copy."""
+        self._written([key])
+        await self.near.delete(key)
+
     def _near_lifetime(self, far_ttl: float | None, started: float) -> float | None:
         """Seconds a near copy may live: ``near_ttl`` at most and not past ``far_ttl`` seconds counted from
         ``started`` (``far_ttl`` ``None``: the far entry does not expire); ``None`` when no copy should be kept."""
@@ -152,17 +161,13 @@ class TieredStore(StoreWrapper):
                 return value
         renew_seconds = ttl_seconds(renew_for, "renew_for")
         started = time.monotonic()
-        slots = [(self.namespace, key)]
-        self._reads.started(slots)
-        try:
+        with self._reads.reading([(self.namespace, key)]):
             remaining, value = await asyncio.gather(self.store.expires_in(key), self.store.get(key, renew_for))
             if value is None:
                 if renew_for is not None:
                     await self.near.delete(key)
                 return None
             await self._keep_read_near({key: value}, [remaining], started, renew_seconds)
-        finally:
-            self._reads.finished(slots)
         return value
 
     async def _keep_read_near(
@@ -222,9 +227,7 @@ class TieredStore(StoreWrapper):
         if not missing:
             return found
         started = time.monotonic()
-        slots = [(self.namespace, key) for key in missing]
-        self._reads.started(slots)
-        try:
+        with self._reads.reading([(self.namespace, key) for key in missing]):
             # the expiries first, as in get; gather keeps the order of the calls
             remaining_and_values = await asyncio.gather(
                 *(self.store.expires_in(key) for key in missing), self.store.get_many(missing)
@@ -234,15 +237,12 @@ class TieredStore(StoreWrapper):
             read = {key: values.get(key) for key in missing}
             found.update(read)
             await self._keep_read_near(read, remaining, started)
-        finally:
-            self._reads.finished(slots)
         return found
 
     async def delete(self, key: str) -> None:
         """Delete ``key`` from both stores."""
         await self.store.delete(key)
-        self._written([key])
-        await self.near.delete(key)
+        await self._drop_near(key)
 
     async def delete_many(self, keys: Iterable[str]) -> None:
         """Delete every key of ``keys`` from both stores."""
@@ -266,15 +266,13 @@ class TieredStore(StoreWrapper):
     async def incr(self, key: str, amount: int = 1, expires_in: TTL | None = None) -> int:
         """Count in the far store and drop the near copy of ``key``."""
         value = await self.store.incr(key, amount, expires_in)
-        self._written([key])
-        await self.near.delete(key)
+        await self._drop_near(key)
         return value
 
     async def add(self, key: str, value: str | bytes, expires_in: TTL | None = None) -> bool:
         """Add in the far store and drop the near copy of ``key``."""
         added = await super().add(key, value, expires_in)
-        self._written([key])
-        await self.near.delete(key)
+        await self._drop_near(key)
         return added
 
     async def compare_and_set(
@@ -282,15 +280,13 @@ class TieredStore(StoreWrapper):
     ) -> bool:
         """Compare and set in the far store and drop the near copy of ``key``."""
         replaced = await super().compare_and_set(key, expected, value, expires_in)
-        self._written([key])
-        await self.near.delete(key)
+        await self._drop_near(key)
         return replaced
 
     async def compare_and_delete(self, key: str, expected: str | bytes) -> bool:
         """Compare and delete in the far store and drop the near copy of ``key``."""
         deleted = await super().compare_and_delete(key, expected)
-        self._written([key])
-        await self.near.delete(key)
+        await self._drop_near(key)
         return deleted
 
     def _companions(self) -> tuple[KVStore, ...]:
