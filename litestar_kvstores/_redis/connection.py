@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from typing import Any
 
 from .._translate import ErrorTranslator
@@ -392,8 +392,14 @@ class Connection:
 
     async def _cluster_command(self, command: tuple[Any, ...]) -> Any:
         """Run ``command`` alone through the cluster client, which follows redirections and refreshes its map."""
+        return await self._library_call(self.client.execute_command(*command))
+
+    async def _library_call(self, call: Awaitable[Any]) -> Any:
+        """Await ``call``, made through the client library itself, its failures as a command's: an exception that
+        is not the library's (a connection the cluster client closed under the call) becomes its connection error.
+        """
         try:
-            return await self.client.execute_command(*command)
+            return await call
         except Exception as exc:
             raise self._cluster_error(exc) from exc
 
@@ -403,7 +409,7 @@ class Connection:
         try:
             return await self.execute("EVALSHA", script.sha, len(keys), *keys, *args)
         except self.bridge.no_script_error:
-            await self.client.script_load(script.source)
+            await self._library_call(self.client.script_load(script.source))
             return await self.execute("EVALSHA", script.sha, len(keys), *keys, *args)
 
     def pipeline(self) -> Any:

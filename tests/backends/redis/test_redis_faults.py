@@ -202,3 +202,24 @@ async def test_waiting_for_a_connection_times_out(kind: Kind, silent_port: int) 
         stuck.cancel()
         with contextlib.suppress(asyncio.CancelledError, StoreError):
             await stuck
+
+
+async def test_a_script_load_that_fails_oddly_fails_as_a_command_would(
+    kind: Kind, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cluster that lost its scripts (a failover, a restart) has them loaded again through the cluster client; a
+    failure there that is not the library's (what it raises on a connection it closed under the call, while it
+    replaces its map of slots) reaches the caller as StoreUnavailableError, not as the foreign exception."""
+    url = str(request.getfixturevalue(f"{kind}_cluster_url"))
+    async with STORE_CLASSES[kind].with_cluster(url, namespace=unique_namespace()) as store:
+        await store.set("k", b"v", expires_in=60)
+        await store._conn.client.script_flush()  # every primary
+
+        async def closed_under_the_call(source: str) -> str:
+            raise AttributeError("'NoneType' object has no attribute 'writelines'")
+
+        monkeypatch.setattr(store._conn.client, "script_load", closed_under_the_call)
+        with pytest.raises(StoreUnavailableError):
+            await store.get("k", renew_for=60)
+        monkeypatch.undo()
+        assert await store.get("k", renew_for=60) == b"v"  # loaded again once the library can
