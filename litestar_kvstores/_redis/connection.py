@@ -392,9 +392,9 @@ class Connection:
 
     async def _cluster_command(self, command: tuple[Any, ...]) -> Any:
         """Run ``command`` alone through the cluster client, which follows redirections and refreshes its map."""
-        return await self._library_call(self.client.execute_command(*command))
+        return await self.library_call(self.client.execute_command(*command))
 
-    async def _library_call(self, call: Awaitable[Any]) -> Any:
+    async def library_call(self, call: Awaitable[Any]) -> Any:
         """Await ``call``, made through the client library itself, its failures as a command's: an exception that
         is not the library's (a connection the cluster client closed under the call) becomes its connection error.
         """
@@ -409,7 +409,7 @@ class Connection:
         try:
             return await self.execute("EVALSHA", script.sha, len(keys), *keys, *args)
         except self.bridge.no_script_error:
-            await self._library_call(self.client.script_load(script.source))
+            await self.library_call(self.client.script_load(script.source))
             return await self.execute("EVALSHA", script.sha, len(keys), *keys, *args)
 
     def pipeline(self) -> Any:
@@ -428,7 +428,8 @@ class Connection:
             target = {} if node is None else {"target_nodes": node}
             cursor = 0
             while True:
-                cursor, batch = await self.client.scan(cursor, match=pattern, count=SCAN_COUNT, **target)
+                scanned = self.client.scan(cursor, match=pattern, count=SCAN_COUNT, **target)
+                cursor, batch = await self.library_call(scanned)
                 if node is not None:  # a cluster client answers with a cursor per node it asked
                     cursor = cursor[node.name]
                 if batch:

@@ -439,7 +439,7 @@ class RedisLikeStore(KVStore):
             pipe = conn.pipeline()
             for name, data in entries:
                 pipe.set(name, data, px=milliseconds)
-            await pipe.execute()
+            await conn.library_call(pipe.execute())
 
     async def delete_many(self, keys: Iterable[str]) -> None:
         """Delete every key of ``keys`` in one round trip per server; missing keys are ignored."""
