@@ -127,7 +127,7 @@ class Connection:
             raise StoreError(f"The {self.bridge.product} store was closed")
         async with self._client_lock():
             if not self.ready:
-                await self.client.initialize()
+                await self.library_call(self.client.initialize())
                 self.ready = True
 
     async def execute(self, *command: Any) -> Any:
@@ -401,7 +401,10 @@ class Connection:
         try:
             return await call
         except Exception as exc:
-            raise self._cluster_error(exc) from exc
+            error = self._cluster_error(exc)
+            if error is exc:  # the library's own: `with errors` translates it
+                raise
+            raise error from exc
 
     async def run_script(self, script: Script, keys: Sequence[str], *args: int | bytes) -> Any:
         """Run ``script`` on ``keys`` (one hash slot on a cluster) with ``args`` in one round trip (two more if the

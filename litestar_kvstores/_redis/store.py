@@ -421,7 +421,7 @@ class RedisLikeStore(KVStore):
         conn = self._conn
         with conn.errors:
             client = await conn.ready_client()
-            values = await (client.mget_nonatomic(names) if conn.is_cluster else client.mget(names))
+            values = await conn.library_call(client.mget_nonatomic(names) if conn.is_cluster else client.mget(names))
         return dict(zip(wanted, values, strict=True))
 
     async def set_many(self, mapping: Mapping[str, str | bytes], expires_in: TTL | None = None) -> None:
@@ -449,7 +449,7 @@ class RedisLikeStore(KVStore):
         conn = self._conn
         with conn.errors:
             client = await conn.ready_client()
-            await client.delete(*names)  # a cluster client splits this by hash slot
+            await conn.library_call(client.delete(*names))  # a cluster client splits this by hash slot
 
     async def delete_all(self) -> None:
         """Delete every key of this namespace and of its child namespaces, and nothing else.
@@ -469,7 +469,7 @@ class RedisLikeStore(KVStore):
         with conn.errors:
             client = await conn.ready_client()
             async for batch in conn.scan(pattern):
-                await client.unlink(*batch)  # a cluster client pipelines this by hash slot
+                await conn.library_call(client.unlink(*batch))  # a cluster client pipelines this by hash slot
 
     async def delete_expired(self) -> int:
         """Return ``0``: the server removes expired keys itself."""
@@ -523,7 +523,7 @@ class RedisLikeStore(KVStore):
         conn = self._conn
         with conn.errors:
             client = await conn.ready_client()
-            await client.ping()
+            await conn.library_call(client.ping())
         return True
 
     async def aclose(self) -> None:

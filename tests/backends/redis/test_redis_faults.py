@@ -223,3 +223,39 @@ async def test_a_script_load_that_fails_oddly_fails_as_a_command_would(
             await store.get("k", renew_for=60)
         monkeypatch.undo()
         assert await store.get("k", renew_for=60) == b"v"  # loaded again once the library can
+
+
+LIBRARY_CALLS: dict[str, tuple[str, Operation]] = {
+    # the cluster client's own method each operation goes through, and the operation
+    "get_many": ("mget_nonatomic", lambda s: s.get_many(["k", "other"])),
+    "delete_many": ("delete", lambda s: s.delete_many(["k"])),
+    "delete_all": ("unlink", lambda s: s.delete_all()),
+    "ping": ("ping", lambda s: s.ping()),
+}
+
+
+@pytest.mark.parametrize("operation", sorted(LIBRARY_CALLS))
+async def test_a_library_call_that_fails_oddly_fails_as_a_command_would(
+    kind: Kind, operation: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The operations that go through the cluster client's own methods (several hash slots, every node) fail as
+    StoreUnavailableError when the client fails with an exception that is not the library's (a connection it
+    closed under the call), and the data survives."""
+    method, run = LIBRARY_CALLS[operation]
+    url = str(request.getfixturevalue(f"{kind}_cluster_url"))
+    async with STORE_CLASSES[kind].with_cluster(url, namespace=unique_namespace()) as store:
+        await store.set("k", b"v", expires_in=60)
+
+        def closed_under_the_call(*args: object, **kwargs: object) -> Awaitable[object]:
+            async def fail() -> object:
+                raise AttributeError("'NoneType' object has no attribute 'writelines'")
+
+            return fail()
+
+        monkeypatch.setattr(store._conn.client, method, closed_under_the_call)
+        with pytest.raises(StoreUnavailableError) as caught:
+            await run(store)
+        assert isinstance(caught.value.__cause__, store._conn.bridge.connection_error)
+        monkeypatch.undo()
+        assert await store.get("k") == b"v"
+        await run(store)  # works again once the library does
