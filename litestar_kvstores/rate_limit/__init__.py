@@ -11,7 +11,8 @@ Both middlewares refuse a store without atomic ``incr`` when the application sta
 from __future__ import annotations
 
 from ._atomic import AtomicRateLimitMiddleware
-from ._config import KVRateLimitConfig, KVRateLimitMiddleware
+from ._config import KVRateLimitConfig
+from ._middleware import KVRateLimitMiddleware
 from ._proxy import forwarded_for_identifier
 
 __all__ = ("AtomicRateLimitMiddleware", "KVRateLimitConfig", "KVRateLimitMiddleware", "forwarded_for_identifier")

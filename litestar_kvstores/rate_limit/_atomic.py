@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from litestar.exceptions import ImproperlyConfiguredException
 from litestar.middleware.rate_limit import RateLimitConfig, RateLimitMiddleware
 
-from ._config import encoded_names, refusal, with_headers
+from ._middleware import encoded_names, refusal, with_headers
 from ._startup import CheckedStore
 from ._windows import DURATIONS, Limit, RequestCounter, Usage
 

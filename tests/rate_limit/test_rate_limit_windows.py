@@ -11,7 +11,8 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from litestar_kvstores import FileStore, MemoryStore
-from litestar_kvstores.rate_limit._config import KVRateLimitConfig, encoded_names, with_headers
+from litestar_kvstores.rate_limit import KVRateLimitConfig
+from litestar_kvstores.rate_limit._middleware import encoded_names, with_headers
 from litestar_kvstores.rate_limit._windows import Limit, RequestCounter, Usage, WindowEnds
 from tests.support.rate_limit import count_once, limited_app, sleep_until_fraction, statuses
 
