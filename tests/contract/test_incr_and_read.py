@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from litestar_kvstores.rate_limit._windows import Limit, RequestCounter
+from litestar_kvstores.validation import INT64_MAX
 from tests.support.rate_limit import count_once
 
 BATCHING_BACKENDS = ["memory", "file", "redis", "valkey", "redis_cluster", "valkey_cluster"]
@@ -65,6 +66,23 @@ async def test_a_counter_that_holds_no_integer_raises_value_error(batching_store
     with pytest.raises(ValueError, match="integer"):
         await batching_store.incr_and_read([("{b}text", 10)])
     assert await batching_store.get("{b}text") == b"abc"
+
+
+@pytest.mark.parametrize("refused", [b"abc", b"%d" % INT64_MAX])
+async def test_a_call_with_a_counter_it_cannot_count_writes_none(batching_store: Any, refused: bytes) -> None:
+    """All or nothing: a counter that holds no integer, or would leave the signed 64-bit range, fails the whole call;
+    the counters before and after it in the call are neither created nor counted."""
+    store = batching_store
+    await store.set_many({"{b}kept": b"5", "{b}refused": refused})
+    with pytest.raises(ValueError, match=r"integer|overflow"):  # each store names the problem its own way
+        await store.incr_and_read([("{b}new", 10), ("{b}kept", 10), ("{b}refused", 10), ("{b}last", 10)])
+    assert await store.get_many(["{b}new", "{b}kept", "{b}refused", "{b}last"]) == {
+        "{b}new": None,
+        "{b}kept": b"5",
+        "{b}refused": refused,
+        "{b}last": None,
+    }
+    assert await store.incr_and_read([("{b}new", 10), ("{b}kept", 10)]) == ([1, 6], [])
 
 
 async def test_concurrent_calls_lose_no_count(batching_store: Any) -> None:
