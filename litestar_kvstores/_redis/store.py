@@ -332,7 +332,7 @@ class RedisLikeStore(KVStore):
         Raises:
             TypeError: a key or an expiry of the wrong type.
             ValueError: an empty key or a non-positive expiry, a counter given twice, a counter that holds no
-                integer or would overflow.
+                integer or would overflow (nothing is written).
             StoreError: on a cluster, keys of different hash slots.
         """
         checked = check_counters(counters)
