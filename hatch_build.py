@@ -20,6 +20,9 @@ from typing import Any
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
 PACKAGE = "litestar_kvstores"
+GROUP = f"{PACKAGE}._hot"
+"""The compiled modules' group: mypyc puts their shared code in one library, :data:`GROUP_LIBRARY`."""
+GROUP_LIBRARY = Path(PACKAGE, "_hot__mypyc")
 
 
 def _native_module(root: Path) -> Any:
@@ -44,9 +47,10 @@ def compile_modules(root: Path, modules: tuple[str, ...], work: Path) -> list[Pa
     previous = Path.cwd()
     os.chdir(work)  # mypyc names modules by their paths and writes its C sources under ./build
     try:
-        # the build environment has none of the package's dependencies: their types are Any to the compiler
-        options = ["--ignore-missing-imports", "--follow-imports=silent"]
-        extensions = mypycify([*options, *sources], opt_level="3", group_name=f"{PACKAGE}._hot")
+        # the package's dependencies are Any to the compiler, whatever the build environment has installed: the
+        # compiled code checks no type of theirs, so it behaves as the source does
+        options = ["--ignore-missing-imports", "--follow-imports=silent", "--no-site-packages"]
+        extensions = mypycify([*options, *sources], opt_level="3", group_name=GROUP)
         distribution = Distribution({"name": PACKAGE, "ext_modules": extensions})
         build_ext = distribution.get_command_obj("build_ext")
         build_ext.inplace = True  # type: ignore[attr-defined]
@@ -57,6 +61,17 @@ def compile_modules(root: Path, modules: tuple[str, ...], work: Path) -> list[Pa
     return sorted(path for path in (work / PACKAGE).rglob("*") if path.suffix in suffixes)
 
 
+def _compiled_files(root: Path, modules: tuple[str, ...]) -> list[Path]:
+    """The extension files of ``modules`` and of their shared library under ``root``, for any Python version."""
+    stems = [Path(*module.split(".")) for module in modules] + [GROUP_LIBRARY]
+    return [
+        path
+        for stem in stems
+        for pattern in ("*.so", "*.pyd")
+        for path in (root / stem.parent).glob(stem.name + "." + pattern)
+    ]
+
+
 class NativeBuildHook(BuildHookInterface):  # type: ignore[type-arg]
     PLUGIN_NAME = "custom"
 
@@ -64,42 +79,33 @@ class NativeBuildHook(BuildHookInterface):  # type: ignore[type-arg]
         root = Path(self.root)
         native = _native_module(root)
         digests_in_tree = root / PACKAGE / native.DIGESTS_FILE
-        if version == "editable":  # a failed or skipped build below must leave no stale compiled modules in use
-            digests_in_tree.unlink(missing_ok=True)
+        if version == "editable":  # a failed or skipped build below must leave no stale compiled modules beside
+            digests_in_tree.unlink(missing_ok=True)  # the sources (of any Python version)
+            for path in _compiled_files(root, native.COMPILED_MODULES):
+                path.unlink()
         if os.environ.get(native.PURE_PYTHON_ENV, "") not in ("", "0"):
             self.app.display_info(f"{native.PURE_PYTHON_ENV} is set: not compiling the hot path")
             return
-        work = Path(tempfile.mkdtemp(prefix="kvstores-mypyc-"))
+        self._work = Path(tempfile.mkdtemp(prefix="kvstores-mypyc-"))  # removed in finalize, once the wheel is written
         try:
-            try:
-                built = compile_modules(root, native.COMPILED_MODULES, work)
-            except (Exception, SystemExit) as exc:  # mypy exits on a type error
-                if os.environ.get("LITESTAR_KVSTORES_REQUIRE_COMPILED", "") not in ("", "0"):
-                    raise
-                self.app.display_warning(f"Could not compile the hot path with mypyc, building pure Python: {exc!r}")
-                return
-            digests = json.dumps(native.source_digests(root), indent=2, sort_keys=True) + "\n"
-            if version == "editable":
-                for path in built:
-                    target = root / path.relative_to(work)
-                    target.unlink(missing_ok=True)  # a running process may have the old one mapped
-                    shutil.copy2(path, target)
-                digests_in_tree.write_text(digests)
+            built = compile_modules(root, native.COMPILED_MODULES, self._work)
+        except (Exception, SystemExit) as exc:  # mypy exits on a type error
+            if os.environ.get("LITESTAR_KVSTORES_REQUIRE_COMPILED", "") not in ("", "0"):
+                raise
+            self.app.display_warning(f"Could not compile the hot path with mypyc, building pure Python: {exc!r}")
+            return
+        digests = self._work / PACKAGE / native.DIGESTS_FILE
+        digests.write_text(json.dumps(native.source_digests(self._work), indent=2, sort_keys=True) + "\n")
+        for path in [*built, digests]:
+            in_package = path.relative_to(self._work)
+            if version == "editable":  # beside the sources, which the editable install imports
+                (root / in_package).unlink(missing_ok=True)  # a running process may have the old one mapped
+                shutil.copy2(path, root / in_package)
             else:
-                for path in built:
-                    build_data["force_include"][str(path)] = str(path.relative_to(work))
-                (work / PACKAGE / native.DIGESTS_FILE).write_text(digests)
-                build_data["force_include"][str(work / PACKAGE / native.DIGESTS_FILE)] = (
-                    f"{PACKAGE}/{native.DIGESTS_FILE}"
-                )
-                self._work = work  # the files stay until the wheel is written (finalize)
-                work = None  # type: ignore[assignment]
-            build_data["pure_python"] = False
-            build_data["infer_tag"] = True
-            self.app.display_info(f"Compiled the hot path with mypyc ({len(built)} extension modules)")
-        finally:
-            if work is not None:
-                shutil.rmtree(work, ignore_errors=True)
+                build_data["force_include"][str(path)] = str(in_package)
+        build_data["pure_python"] = False
+        build_data["infer_tag"] = True
+        self.app.display_info(f"Compiled the hot path with mypyc ({len(built)} extension modules)")
 
     def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
         work = getattr(self, "_work", None)

@@ -57,4 +57,4 @@ if [ "$#" = 0 ]; then
     tests/contract/test_incr_and_read.py tests/integration/test_compiled_hot_path.py
 fi
 echo "== pytest"
-KVSTORES_EXPECT_COMPILED=1 exec python -m pytest "$@"
+KVSTORES_TEST_EXPECT_COMPILED=1 exec python -m pytest "$@"

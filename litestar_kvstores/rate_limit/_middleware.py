@@ -144,9 +144,11 @@ class KVRateLimitMiddleware:
         self.app = app
         self.config = config
         self._excluded = _exclusion(config, type(self))
+        # The user's callables answer with object, not what their annotations say: compiled, a declared type would
+        # be checked on every call (see litestar_kvstores._native).
         self.check_throttle_handler = (
             cast(
-                "Callable[[Request[Any, Any, Any]], Awaitable[bool]]",
+                "Callable[[Request[Any, Any, Any]], Awaitable[object]]",
                 ensure_async_callable(config.check_throttle_handler),
             )
             if config.check_throttle_handler
@@ -168,12 +170,13 @@ class KVRateLimitMiddleware:
     def _key_for(self, scope: Scope, request: Request[Any, Any, Any] | None) -> str:
         """:meth:`key_for` from the ASGI ``scope``; the request (built when ``request`` is ``None``) is only handed to
         the user's callables: building Litestar's ``Request`` costs about 2 µs a request (bench_rate_limit)."""
-        budget = self.config.scope
+        budget: object = self.config.scope
         if callable(budget):
             return f"{{{KEY_PREFIX}::{budget(request or _request_of(scope))}}}"
-        identify = self.config.identifier_for_request
+        identify: Callable[..., object] = self.config.identifier_for_request
+        identifier: object
         if identify is get_remote_address:  # its result without building the request's Address
-            client = scope.get("client")
+            client: Any = scope.get("client")  # a tuple or a list, as the server gives it
             identifier = client[0] if client else "127.0.0.1"
         else:
             identifier = identify(request or _request_of(scope))

@@ -66,7 +66,7 @@ class BatchCounter(Protocol):
 
     async def incr_and_read(
         self, counters: Sequence[tuple[str, int | None]], reads: Sequence[str] = ()
-    ) -> tuple[list[int], list[bytes | None]]: ...
+    ) -> tuple[Sequence[int], Sequence[bytes | None]]: ...
 
 
 def has_atomic_incr(store: Store) -> TypeGuard[Counter]:
@@ -275,8 +275,9 @@ class RequestCounter:
         return reported(usages)
 
 
-SlidingCounted = tuple[list[int], list[bytes | None]]
-"""The counts of the current windows and the values of the previous ones, as ``incr_and_read`` returns them."""
+SlidingCounted = tuple[Sequence[int], Sequence[bytes | None]]
+"""The counts of the current windows and the values of the previous ones, as ``incr_and_read`` returns them (any
+sequences: a store of another package may answer with tuples, and compiled code checks a ``list``)."""
 
 
 def _sliding_calls(windows: Sequence[tuple[str, str, float, Limit]]) -> tuple[list[tuple[str, int]], list[str]]:
@@ -312,7 +313,7 @@ async def _gather(store: Counter, calls: Sequence[Awaitable[Any]]) -> list[Any]:
 
 def _incr_and_read(
     store: Counter, counters: Sequence[tuple[str, int]], reads: Sequence[str]
-) -> Awaitable[tuple[list[int], list[bytes | None]]]:
+) -> Awaitable[SlidingCounted]:
     """Add 1 to each ``(key, expires_in)`` counter and read each key of ``reads`` in the fewest round trips the
     store allows: one call of its ``incr_and_read``, else ``incr`` and ``get_many`` (or ``get``) issued together."""
     if getattr(store, "incr_and_read", None) is not None:  # its coroutine, without one of ours around it
@@ -322,7 +323,7 @@ def _incr_and_read(
 
 async def _incr_and_read_apart(
     store: Counter, counters: Sequence[tuple[str, int]], reads: Sequence[str]
-) -> tuple[list[int], list[bytes | None]]:
+) -> SlidingCounted:
     """:func:`_incr_and_read` for a store without ``incr_and_read``."""
     increments = [store.incr(counter, 1, expires_in=expires_in) for counter, expires_in in counters]
     if not reads:
@@ -389,7 +390,7 @@ def _sliding_keys(key: str, limit: Limit, now: float) -> tuple[str, str, float]:
     return f"{base}{window}", f"{base}{window - 1}", now - window * limit.seconds
 
 
-def _as_count(raw: bytes | None) -> int:
+def _as_count(raw: Any) -> int:  # Any: what a store of another package reads may not be bytes
     if raw is None:
         return 0
     try:

@@ -28,8 +28,8 @@ def test_the_hot_path_runs_compiled_exactly_when_the_build_compiled_its_current_
 
 def test_the_test_command_runs_the_compiled_hot_path() -> None:
     """``scripts/test.sh`` (what CI runs) builds the package with a C compiler and asks for the compiled modules."""
-    if os.environ.get("KVSTORES_EXPECT_COMPILED") != "1":
-        pytest.skip("KVSTORES_EXPECT_COMPILED=1 is set by scripts/test.sh")
+    if os.environ.get("KVSTORES_TEST_EXPECT_COMPILED") != "1":
+        pytest.skip("KVSTORES_TEST_EXPECT_COMPILED=1 is set by scripts/test.sh")
     assert _native.compiled(), _native.status()
 
 

@@ -76,6 +76,29 @@ async def test_a_callable_scope_gives_the_key(store_url: str) -> None:
     assert statuses(two) == [200, 200, 429]
 
 
+@pytest.mark.parametrize("backend", ["memory"])
+async def test_the_users_callables_may_answer_with_other_types(store_url: str) -> None:
+    """A key or identifier that is not a ``str`` is used as ``str()`` makes it, and a throttle check's answer as its
+    truth, compiled or not (the compiled middleware must not check the callables' annotations)."""
+
+    def by_number(request: Request[Any, Any, Any]) -> Any:
+        return int(request.headers.get("X-Number", "0"))
+
+    def throttle_numbered(request: Request[Any, Any, Any]) -> Any:
+        return 1 if "X-Number" in request.headers else None
+
+    async with AsyncTestClient(
+        limited_app(store_url, limits=[("minute", 1)], scope=by_number, check_throttle_handler=throttle_numbered)
+    ) as client:
+        one = [await client.get("/a", headers={"X-Number": "1"}) for _ in range(2)]
+        two = [await client.get("/a", headers={"X-Number": "2"}) for _ in range(2)]
+        unthrottled = [await client.get("/a") for _ in range(2)]
+    async with AsyncTestClient(limited_app(store_url, limits=[("minute", 1)], identifier_for_request=by_number)) as c:
+        identified = [await c.get("/a", headers={"X-Number": "7"}) for _ in range(2)]
+    assert statuses(one) == statuses(two) == statuses(identified) == [200, 429]
+    assert statuses(unthrottled) == [200, 200]
+
+
 @pytest.mark.parametrize("strategy", ["fixed", "sliding"])
 async def test_exactly_the_limit_of_concurrent_requests_on_two_routes_is_admitted(
     store_url: str, strategy: str
