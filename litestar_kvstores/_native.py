@@ -96,15 +96,18 @@ class _FromSource(importlib.abc.MetaPathFinder):
         return importlib.util.spec_from_file_location(fullname, source_path(fullname))
 
 
-_reason: str | None = "not installed yet"
+_installed = False
+_reason: str | None = None
+"""Why the compiled modules load from source in this process (``None``: they do not), as :func:`install` found."""
 
 
 def install() -> None:
     """Make the compiled modules load from source when :func:`why_from_source` says so (once; the package calls
     it before importing them)."""
-    global _reason
-    if _reason != "not installed yet":
+    global _installed, _reason
+    if _installed:
         return
+    _installed = True
     _reason = why_from_source()
     if _reason is not None:
         sys.meta_path.insert(0, _FromSource())
