@@ -4,10 +4,12 @@ sources changed since or when ``LITESTAR_KVSTORES_PURE_PYTHON`` is set, all modu
 from __future__ import annotations
 
 import importlib.machinery
+import json
 import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -75,3 +77,32 @@ def test_an_unchanged_copy_runs_as_the_build_left_it(package_copy: Path, monkeyp
     monkeypatch.delenv(_native.PURE_PYTHON_ENV, raising=False)
     expected = "so" if _native.why_from_source() is None else "py"
     assert lines[1:] == [expected] * len(_native.COMPILED_MODULES), lines
+
+
+ROOT = PACKAGE_DIR.parent
+UV = ROOT / ".tools" / "uv" / "bin" / "uv"
+
+
+@pytest.mark.parametrize("pure", [False, True])
+def test_a_wheel_carries_the_compiled_modules_unless_told_not_to(tmp_path: Path, pure: bool) -> None:
+    """``hatch_build.py`` end to end: the wheel of these sources (built offline, from the build dependencies
+    ``scripts/test.sh`` fetched) holds an extension module per compiled module and the digests of their sources, or,
+    with ``LITESTAR_KVSTORES_PURE_PYTHON=1``, none of them and a pure-Python tag."""
+    if not UV.exists():
+        pytest.skip("uv is installed into .tools/ by scripts/test.sh")
+    env = {key: value for key, value in os.environ.items() if key != _native.PURE_PYTHON_ENV}
+    env.update(UV_OFFLINE="1", UV_PYTHON_DOWNLOADS="never", **({_native.PURE_PYTHON_ENV: "1"} if pure else {}))
+    command = [str(UV), "build", "--wheel", "--python", sys.executable, "-o", str(tmp_path), str(ROOT)]
+    subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, check=True, timeout=300)
+    (wheel,) = tmp_path.glob("*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        digests = json.loads(archive.read(f"litestar_kvstores/{_native.DIGESTS_FILE}")) if not pure else None
+    compiled = sorted(name.split(".")[0].replace("/", ".") for name in names if name.endswith(".so"))
+    if pure:
+        assert wheel.name.endswith("-py3-none-any.whl")
+        assert compiled == []
+        assert f"litestar_kvstores/{_native.DIGESTS_FILE}" not in names
+    else:
+        assert sorted([*_native.COMPILED_MODULES, "litestar_kvstores._hot__mypyc"]) == compiled
+        assert digests == _native.source_digests(ROOT)
