@@ -38,13 +38,11 @@ if TYPE_CHECKING:
 
 __all__ = ("MemoryCounterGroup", "MemoryStore")
 
-_Entry = Entry
-
 _SCAN_CHUNK = 10_000
 """How many entries ``delete_expired`` inspects before it lets other tasks run."""
 
 
-def _due(entry: _Entry, now: float) -> bool:
+def _due(entry: Entry, now: float) -> bool:
     return entry[1] is not None and entry[1] <= now
 
 
@@ -54,7 +52,7 @@ class _SharedState:
     __slots__ = ("lru", "max_bytes", "max_entries", "spaces", "total_bytes")
 
     def __init__(self, max_entries: int | None, max_bytes: int | None) -> None:
-        self.spaces: dict[str, dict[str, _Entry]] = {}
+        self.spaces: dict[str, dict[str, Entry]] = {}
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self.total_bytes = 0
@@ -63,7 +61,7 @@ class _SharedState:
             OrderedDict() if max_entries is not None or max_bytes is not None else None
         )
 
-    def entries(self, path: str) -> dict[str, _Entry]:
+    def entries(self, path: str) -> dict[str, Entry]:
         """Return the (possibly new) entry dictionary of the namespace ``path``."""
         return self.spaces.setdefault(path, {})
 
@@ -177,7 +175,7 @@ class MemoryStore(KVStore):
         self._entries.pop(key, None)
         self._state.forget(self._path, key)
 
-    def _live(self, key: str) -> _Entry | None:
+    def _live(self, key: str) -> Entry | None:
         """Return the entry of ``key`` unless it is missing or expired (an expired one is removed)."""
         entry = self._entries.get(key)
         if entry is not None and entry[1] is not None and entry[1] <= monotonic():

@@ -35,7 +35,14 @@ def test_the_test_command_runs_the_compiled_hot_path() -> None:
     assert _native.compiled(), _native.status()
 
 
-def status_in_subprocess(root: Path, **environment: str) -> list[str]:
+def environment(**extra: str) -> dict[str, str]:
+    """This process's environment without ``LITESTAR_KVSTORES_PURE_PYTHON``, plus ``extra``."""
+    env = {key: value for key, value in os.environ.items() if key != _native.PURE_PYTHON_ENV}
+    env.update(extra)
+    return env
+
+
+def status_in_subprocess(root: Path, **extra: str) -> list[str]:
     """The hot path's status and where each compiled module loads from, in a fresh interpreter importing the
     package under ``root``."""
     script = (
@@ -43,8 +50,7 @@ def status_in_subprocess(root: Path, **environment: str) -> list[str]:
         "print(n.status())\n"
         "for m in n.COMPILED_MODULES: print(importlib.import_module(m).__file__.rsplit('.', 1)[-1])\n"
     )
-    env = {key: value for key, value in os.environ.items() if key != _native.PURE_PYTHON_ENV}
-    env.update(PYTHONPATH=str(root), **environment)
+    env = environment(PYTHONPATH=str(root), **extra)
     result = subprocess.run(
         [sys.executable, "-c", script], env=env, cwd=root, capture_output=True, text=True, timeout=60, check=True
     )
@@ -90,8 +96,7 @@ def test_a_wheel_carries_the_compiled_modules_unless_told_not_to(tmp_path: Path,
     with ``LITESTAR_KVSTORES_PURE_PYTHON=1``, none of them and a pure-Python tag."""
     if not UV.exists():
         pytest.skip("uv is installed into .tools/ by scripts/test.sh")
-    env = {key: value for key, value in os.environ.items() if key != _native.PURE_PYTHON_ENV}
-    env.update(UV_OFFLINE="1", UV_PYTHON_DOWNLOADS="never", **({_native.PURE_PYTHON_ENV: "1"} if pure else {}))
+    env = environment(UV_OFFLINE="1", UV_PYTHON_DOWNLOADS="never", **({_native.PURE_PYTHON_ENV: "1"} if pure else {}))
     command = [str(UV), "build", "--wheel", "--python", sys.executable, "-o", str(tmp_path), str(ROOT)]
     subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, check=True, timeout=300)
     (wheel,) = tmp_path.glob("*.whl")
